@@ -1,0 +1,78 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { InvalidKeyError } from '../core/errors.js';
+import { assertSafeKey } from '../core/keys.js';
+import type { ObjectStore, StoredObject } from '../ports.js';
+
+/**
+ * An ObjectStore over a folder: key `a/b.jpg` is the file `<root>/a/b.jpg`. Writes go to a
+ * temporary file renamed into place, so a reader never sees half an object. Keys are checked
+ * twice: by shape (assertSafeKey) and by where they really land (no symlink out of the root).
+ */
+export class FolderStore implements ObjectStore {
+  private readonly root: string;
+  private realRoot: Promise<string> | undefined;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  async put(key: string, body: Buffer): Promise<void> {
+    const file = await this.pathFor(key, { create: true });
+    const temporary = `${file}.${randomUUID()}.tmp`;
+    try {
+      await writeFile(temporary, body);
+      await rename(temporary, file);
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
+  }
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    const file = await this.pathFor(key, { create: false });
+    try {
+      const body = await readFile(file);
+      return { body, etag: `"${createHash('md5').update(body).digest('hex')}"` };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(await this.pathFor(key, { create: false }), { force: true });
+  }
+
+  private async pathFor(key: string, { create }: { create: boolean }): Promise<string> {
+    assertSafeKey(key);
+    const file = path.join(this.root, ...key.split('/'));
+    const parent = path.dirname(file);
+    this.realRoot ??= mkdir(this.root, { recursive: true }).then(() => realpath(this.root));
+    const root = await this.realRoot;
+    // Check before mkdir, so that a symlinked folder cannot make us create anything outside.
+    const landing = await nearestExistingRealpath(parent);
+    if (landing !== root && !landing.startsWith(root + path.sep)) {
+      throw new InvalidKeyError(`invalid key ${JSON.stringify(key)}: it resolves outside the store`);
+    }
+    if (create) await mkdir(parent, { recursive: true });
+    return file;
+  }
+}
+
+/** The real path of `dir`, or of its closest ancestor that exists. */
+async function nearestExistingRealpath(dir: string): Promise<string> {
+  try {
+    return await realpath(dir);
+  } catch (error) {
+    const up = path.dirname(dir);
+    if (!isMissing(error) || up === dir) throw error;
+    return nearestExistingRealpath(up);
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}

@@ -1,0 +1,213 @@
+import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
+import {
+  CorruptImageError,
+  classifyError,
+  InputRefusedError,
+  NotAnImageError,
+  TooLargeError,
+  TooManyPixelsError,
+  UnsupportedFormatError,
+} from './errors.js';
+import { type DetectedFormat, detectFormat, readUint32LE } from './formats.js';
+import type { Limits } from './limits.js';
+
+/**
+ * The first step of the pipeline: check the bytes against the limits, detect the format, and
+ * open a decoder for it, without decoding pixels yet. Everything after this works on sharp
+ * instances, whatever decoded the original.
+ */
+export interface OpenedSource {
+  detected: DetectedFormat;
+  /** Upright (after EXIF orientation) size of one frame. */
+  width: number;
+  height: number;
+  /** Frames that will be rendered: 1 for stills, at most `limits.maxFrames` for animations. */
+  frames: number;
+  hasAlpha: boolean;
+  /** Per-frame delays in ms and loop count, for animations. */
+  delay?: number[];
+  loop?: number;
+  /** A fresh sharp pipeline over the first frame, upright. */
+  still(): Sharp;
+  /** A fresh sharp pipeline over all rendered frames (animations only). */
+  animation?(): Sharp;
+}
+
+export interface OpenOptions {
+  limits: Limits;
+  /** SVG is off by default: renderers have a history of reading files and URLs. */
+  allowSvg: boolean;
+}
+
+export async function openSource(bytes: Buffer, { limits, allowSvg }: OpenOptions): Promise<OpenedSource> {
+  if (bytes.length === 0) throw new NotAnImageError('not an image: the file is empty');
+  if (bytes.length > limits.maxInputBytes) {
+    throw new TooLargeError(`input is ${bytes.length} bytes, over the limit of ${limits.maxInputBytes}`);
+  }
+  const detected = detectFormat(bytes);
+  if (!detected) throw new NotAnImageError('not an image: the bytes match no known image format');
+  switch (detected.decoder) {
+    case 'none':
+      throw new UnsupportedFormatError(detected.format);
+    case 'heic':
+      return openWithHeicDecoder(bytes, detected, limits);
+    case 'bmp':
+      return openWithBmpDecoder(bytes, detected, limits);
+    case 'sharp':
+      if (detected.format === 'svg') {
+        if (!allowSvg)
+          throw new UnsupportedFormatError('svg', 'SVG input is off; enable it with the `svg` option');
+        assertSelfContainedSvg(bytes);
+      }
+      return openWithSharp(bytes, detected, limits);
+  }
+}
+
+function checkPixels(width: number, height: number, frames: number, limits: Limits): void {
+  const pixels = width * height * frames;
+  if (pixels > limits.maxInputPixels) {
+    const framesText = frames > 1 ? ` x ${frames} frames` : '';
+    throw new TooManyPixelsError(
+      `image is ${width}x${height}${framesText} = ${pixels} pixels, over the limit of ${limits.maxInputPixels}`,
+    );
+  }
+}
+
+async function openWithSharp(bytes: Buffer, detected: DetectedFormat, limits: Limits): Promise<OpenedSource> {
+  // failOn 'error' refuses truncated and damaged data instead of rendering grey bands.
+  const base: SharpOptions = {
+    failOn: 'error',
+    limitInputPixels: limits.maxInputPixels,
+    sequentialRead: true,
+  };
+  let metadata: Metadata;
+  try {
+    // Header only: no pixels are decoded here, so a bomb costs nothing yet.
+    metadata = await sharp(bytes, { ...base, limitInputPixels: false }).metadata();
+  } catch (error) {
+    throw classifyError(error);
+  }
+  const rawWidth = metadata.width ?? 0;
+  const rawHeight = metadata.pageHeight ?? metadata.height ?? 0;
+  if (rawWidth < 1 || rawHeight < 1) throw new CorruptImageError('corrupt image: the header gives no size');
+  const pages = detected.format === 'gif' || detected.format === 'webp' ? (metadata.pages ?? 1) : 1;
+  const frames = Math.min(pages, limits.maxFrames);
+  checkPixels(rawWidth, rawHeight, frames, limits);
+  const swapsSides = (metadata.orientation ?? 1) >= 5;
+  const opened: OpenedSource = {
+    detected,
+    width: swapsSides ? rawHeight : rawWidth,
+    height: swapsSides ? rawWidth : rawHeight,
+    frames,
+    hasAlpha: metadata.hasAlpha ?? false,
+    still: () => sharp(bytes, base).autoOrient(),
+  };
+  if (frames > 1) {
+    opened.delay = metadata.delay?.slice(0, frames);
+    opened.loop = metadata.loop;
+    opened.animation = () => sharp(bytes, { ...base, animated: true, pages: frames });
+  }
+  return opened;
+}
+
+async function openWithHeicDecoder(
+  bytes: Buffer,
+  detected: DetectedFormat,
+  limits: Limits,
+): Promise<OpenedSource> {
+  // sharp's prebuilt libvips has no HEVC decoder; libheif in WebAssembly does. It applies the
+  // HEIF rotation/mirror boxes itself, so its pixels are already upright.
+  const { default: decodeHeic } = await import('heic-decode');
+  let images: Awaited<ReturnType<typeof decodeHeic.all>>;
+  try {
+    images = await decodeHeic.all({ buffer: bytes });
+  } catch (error) {
+    throw new CorruptImageError(`corrupt image: HEIC decoder: ${errorMessage(error)}`, { cause: error });
+  }
+  try {
+    const primary = images[0];
+    if (!primary) throw new CorruptImageError('corrupt image: the HEIC file holds no image');
+    checkPixels(primary.width, primary.height, 1, limits);
+    const decoded = await primary.decode().catch((error: unknown) => {
+      throw new CorruptImageError(`corrupt image: HEIC decoder: ${errorMessage(error)}`, { cause: error });
+    });
+    const pixels = Buffer.from(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength);
+    return openRawRgba(pixels, decoded.width, decoded.height, detected, hasTransparency(pixels));
+  } finally {
+    images.dispose();
+  }
+}
+
+async function openWithBmpDecoder(
+  bytes: Buffer,
+  detected: DetectedFormat,
+  limits: Limits,
+): Promise<OpenedSource> {
+  // The info header gives the size; check it before the pure-JS decoder allocates anything.
+  const width = Math.abs(readUint32LE(bytes, 18) | 0);
+  const height = Math.abs(readUint32LE(bytes, 22) | 0);
+  if (width < 1 || height < 1) throw new CorruptImageError('corrupt image: the BMP header gives no size');
+  checkPixels(width, height, 1, limits);
+  const { decode } = await import('bmp-ts');
+  let decoded: ReturnType<typeof decode>;
+  try {
+    decoded = decode(bytes, { toRGBA: true });
+  } catch (error) {
+    throw new CorruptImageError(`corrupt image: BMP decoder: ${errorMessage(error)}`, { cause: error });
+  }
+  // Only 32-bit BMPs carry alpha; for the others the decoder leaves the alpha byte at 0.
+  const hasAlpha = decoded.bitPP === 32 && hasTransparency(decoded.data);
+  if (decoded.bitPP !== 32) {
+    for (let i = 3; i < decoded.data.length; i += 4) decoded.data[i] = 255;
+  }
+  return openRawRgba(decoded.data, decoded.width, decoded.height, detected, hasAlpha);
+}
+
+function openRawRgba(
+  pixels: Buffer,
+  width: number,
+  height: number,
+  detected: DetectedFormat,
+  hasAlpha: boolean,
+): OpenedSource {
+  const raw = { raw: { width, height, channels: 4 as const } };
+  return {
+    detected,
+    width,
+    height,
+    frames: 1,
+    hasAlpha,
+    still: () => (hasAlpha ? sharp(pixels, raw) : sharp(pixels, raw).removeAlpha()),
+  };
+}
+
+function hasTransparency(rgba: Uint8Array): boolean {
+  for (let i = 3; i < rgba.length; i += 4) if (rgba[i] !== 255) return true;
+  return false;
+}
+
+/**
+ * With SVG input on, refuse any document that could reach outside itself: DTDs and entities
+ * (XXE), and href/src/url() references other than in-document fragments and data: URIs.
+ */
+function assertSelfContainedSvg(bytes: Buffer): void {
+  const text = bytes.toString('utf8');
+  if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
+    throw new InputRefusedError('SVG refused: it declares a DTD or entities (possible external entity)');
+  }
+  const references = [
+    ...text.matchAll(/\b(?:xlink:)?(?:href|src)\s*=\s*["']\s*([^"']*)["']/gi),
+    ...text.matchAll(/url\(\s*["']?\s*([^)"']*)/gi),
+    ...text.matchAll(/@import\s+["']?([^"';\s]*)/gi),
+  ].map((match) => match[1] ?? '');
+  const external = references.find((ref) => !ref.startsWith('#') && !/^data:/i.test(ref));
+  if (external !== undefined) {
+    throw new InputRefusedError(
+      `SVG refused: it references an external resource (${JSON.stringify(external)})`,
+    );
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

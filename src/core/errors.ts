@@ -1,0 +1,132 @@
+/**
+ * Every failure Thumbnailer reports is a ThumbnailerError with a stable `code` and a
+ * `retryable` mark. Permanent errors (the input itself is the problem) are never retried and
+ * go straight to a failure record; retryable ones (stores, network, throttling) are retried
+ * with backoff. `classifyError` is the one place that decides which is which.
+ */
+export abstract class ThumbnailerError extends Error {
+  abstract readonly code: string;
+  abstract readonly retryable: boolean;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+
+  get permanent(): boolean {
+    return !this.retryable;
+  }
+
+  toJSON(): { code: string; message: string; retryable: boolean } {
+    return { code: this.code, message: this.message, retryable: this.retryable };
+  }
+}
+
+export abstract class PermanentError extends ThumbnailerError {
+  readonly retryable = false;
+}
+
+/** The bytes are not an image of any kind we recognise (text, empty file, archive...). */
+export class NotAnImageError extends PermanentError {
+  readonly code = 'NOT_AN_IMAGE';
+}
+
+/** The bytes are an image, but of a format Thumbnailer cannot decode (the message names it). */
+export class UnsupportedFormatError extends PermanentError {
+  readonly code = 'UNSUPPORTED_FORMAT';
+  constructor(
+    readonly format: string,
+    hint?: string,
+  ) {
+    super(hint ? `unsupported format: ${format} (${hint})` : `unsupported format: ${format}`);
+  }
+}
+
+/** The image is truncated or damaged beyond decoding. */
+export class CorruptImageError extends PermanentError {
+  readonly code = 'CORRUPT_IMAGE';
+}
+
+/** Width x height x frames is over the pixel limit: a decompression bomb or simply too big. */
+export class TooManyPixelsError extends PermanentError {
+  readonly code = 'TOO_MANY_PIXELS';
+}
+
+/** The input is over the byte limit. */
+export class TooLargeError extends PermanentError {
+  readonly code = 'TOO_LARGE';
+}
+
+/** Processing one image took longer than the time limit. */
+export class ProcessingTimeoutError extends PermanentError {
+  readonly code = 'PROCESSING_TIMEOUT';
+}
+
+/** An input the configuration refuses, such as SVG while SVG input is off. */
+export class InputRefusedError extends PermanentError {
+  readonly code = 'INPUT_REFUSED';
+}
+
+/** A preset, limit or config file is invalid. Raised at start-up, never per image. */
+export class InvalidConfigError extends PermanentError {
+  readonly code = 'INVALID_CONFIG';
+}
+
+/** A key that could escape its store (`..`, absolute, NUL, control characters). */
+export class InvalidKeyError extends PermanentError {
+  readonly code = 'INVALID_KEY';
+}
+
+/** Store, network or resource trouble that may pass: retry with backoff. */
+export class TransientError extends ThumbnailerError {
+  readonly code: string;
+  readonly retryable = true;
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(message, options);
+    this.code = options?.code ?? 'TRANSIENT';
+  }
+}
+
+/** libvips messages that mean the input itself is at fault. */
+const CORRUPT_PATTERNS = [
+  /corrupt/i,
+  /premature end/i,
+  /truncated/i,
+  /bad (huffman|seek|adaptive|crc)/i,
+  /crc error/i,
+  /invalid (image|png|jpeg|gif|webp|tiff|frame|data)/i,
+  /not a (jpeg|png|gif|tiff|webp)/i,
+  /read error/i,
+  /unable to (read|decode|load)/i,
+  /unknown error/i, // libpng reports a bad CRC this way through libvips
+  /vipsjpeg|vipspng|gifload|webpload|tiff2vips|heifload|svgload/i,
+];
+
+/**
+ * Turns anything thrown while processing into a ThumbnailerError. Errors already classified
+ * pass through; sharp/libvips errors about the input become permanent; anything else
+ * (EIO, EMFILE, network) is retryable.
+ */
+export function classifyError(error: unknown): ThumbnailerError {
+  if (error instanceof ThumbnailerError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const firstLine = message.split('\n')[0] ?? message;
+  if (/exceeds pixel limit/i.test(message)) {
+    return new TooManyPixelsError(`image exceeds the pixel limit (${firstLine})`, { cause: error });
+  }
+  if (/unsupported image format/i.test(message)) {
+    return new NotAnImageError('not an image', { cause: error });
+  }
+  if (/timeout/i.test(message) && !hasErrnoCode(error)) {
+    return new ProcessingTimeoutError(`processing timed out: ${firstLine}`, { cause: error });
+  }
+  if (!hasErrnoCode(error) && CORRUPT_PATTERNS.some((pattern) => pattern.test(message))) {
+    const reason = /^unknown error$/i.test(firstLine) ? 'the decoder rejected the data' : firstLine;
+    return new CorruptImageError(`corrupt image: ${reason}`, { cause: error });
+  }
+  return new TransientError(firstLine, { cause: error });
+}
+
+function hasErrnoCode(error: unknown): boolean {
+  return typeof (error as { code?: unknown })?.code === 'string';
+}

@@ -1,0 +1,39 @@
+import type { ObjectStore } from '../ports.js';
+import { manifestKey, renditionKey } from './keys.js';
+import { buildManifest, type Manifest, type SourceIdentity } from './manifest.js';
+import type { OutputFormat } from './presets.js';
+import { type RenderOptions, renderImage } from './render.js';
+
+export const CONTENT_TYPES: Record<OutputFormat, string> = {
+  webp: 'image/webp',
+  avif: 'image/avif',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+};
+
+/**
+ * The use case every entry point calls (CLI, local worker, Lambda): render one original and
+ * write its renditions, then its manifest, to the thumbnails store. Throws a ThumbnailerError.
+ */
+export async function generateThumbnails(
+  source: SourceIdentity,
+  bytes: Buffer,
+  thumbnails: ObjectStore,
+  options: RenderOptions,
+): Promise<Manifest> {
+  const rendered = await renderImage(bytes, options);
+  const keys = rendered.renditions.map((rendition) =>
+    renditionKey(source.key, { name: rendition.preset, format: rendition.format }),
+  );
+  await Promise.all(
+    rendered.renditions.map((rendition, index) =>
+      thumbnails.put(keys[index] as string, rendition.data, { contentType: CONTENT_TYPES[rendition.format] }),
+    ),
+  );
+  const manifest = buildManifest(source, rendered, keys);
+  // Last, so that a manifest always describes files that exist.
+  await thumbnails.put(manifestKey(source.key), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), {
+    contentType: 'application/json',
+  });
+  return manifest;
+}

@@ -1,0 +1,224 @@
+import sharp, { type Sharp } from 'sharp';
+import { type OpenedSource, openSource } from './decode.js';
+import { classifyError, ProcessingTimeoutError } from './errors.js';
+import type { DetectedFormat } from './formats.js';
+import type { Limits } from './limits.js';
+import { computePlaceholder, type Placeholder } from './placeholder.js';
+import type { OutputFormat, Preset } from './presets.js';
+
+/**
+ * The image pipeline: open (limits, format) -> decode once (orient, sRGB, shrink to the largest
+ * size any preset needs) -> per preset: resize, flatten, encode (metadata stripped) -> placeholder.
+ * Decoding once and deriving every preset from the same pixels is the single biggest CPU saving:
+ * sharp's clone() would decode the original again for each preset.
+ */
+export interface RenderOptions {
+  presets: readonly Preset[];
+  limits: Limits;
+  /** Animated GIF/WebP: `animate` keeps the animation in WebP presets; `first-frame` never does. */
+  animation: 'animate' | 'first-frame';
+  allowSvg: boolean;
+  /** Colour behind transparent pixels in formats without alpha (JPEG). */
+  background: string;
+}
+
+export interface Rendition {
+  preset: string;
+  /** As sharp names it: jpeg, webp, avif, png. */
+  format: OutputFormat;
+  /** True size of the file (one frame's, for animations). */
+  width: number;
+  height: number;
+  frames: number;
+  data: Buffer;
+}
+
+export interface RenderedImage {
+  source: {
+    format: DetectedFormat['format'];
+    mediaType: string;
+    bytes: number;
+    width: number;
+    height: number;
+    frames: number;
+  };
+  renditions: Rendition[];
+  placeholder: Placeholder;
+}
+
+/** Upright 8-bit sRGB pixels of the first frame, at the largest size a preset needs. */
+interface DecodedPixels {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: 3 | 4;
+}
+
+export async function renderImage(bytes: Buffer, options: RenderOptions): Promise<RenderedImage> {
+  const { limits } = options;
+  return withDeadline(limits, async () => {
+    try {
+      const source = await openSource(bytes, { limits, allowSvg: options.allowSvg });
+      const pixels = await decodeOnce(source, options.presets, limits);
+      const [renditions, placeholder] = await Promise.all([
+        Promise.all(options.presets.map((preset) => renderPreset(source, pixels, preset, options))),
+        computePlaceholder(pixels),
+      ]);
+      return {
+        source: {
+          format: source.detected.format,
+          mediaType: source.detected.mediaType,
+          bytes: bytes.length,
+          width: source.width,
+          height: source.height,
+          frames: source.frames,
+        },
+        renditions,
+        placeholder,
+      };
+    } catch (error) {
+      throw classifyError(error);
+    }
+  });
+}
+
+/** The scale, at most 1, that makes the upright source fit (`inside`) or fill (`cover`) a preset's box. */
+export function scaleFor(preset: Preset, width: number, height: number): number {
+  const x = preset.width / width;
+  const y = preset.height / height;
+  return Math.min(1, preset.fit === 'cover' ? Math.max(x, y) : Math.min(x, y));
+}
+
+async function decodeOnce(
+  source: OpenedSource,
+  presets: readonly Preset[],
+  limits: Limits,
+): Promise<DecodedPixels> {
+  const scale = Math.max(...presets.map((preset) => scaleFor(preset, source.width, source.height)));
+  let pipeline = source.still().timeout({ seconds: timeoutSeconds(limits) });
+  if (scale < 1) {
+    // Resizing in the decoding pipeline lets libvips shrink on load (JPEG DCT scaling, WebP).
+    pipeline = pipeline.resize({
+      width: Math.max(1, Math.round(source.width * scale)),
+      height: Math.max(1, Math.round(source.height * scale)),
+      fit: 'fill',
+    });
+  }
+  // toColourspace('srgb') converts CMYK, wide-gamut ICC profiles, 16-bit and greyscale alike.
+  const { data, info } = await pipeline
+    .toColourspace('srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: info.channels === 4 ? 4 : 3 };
+}
+
+async function renderPreset(
+  source: OpenedSource,
+  pixels: DecodedPixels,
+  preset: Preset,
+  options: RenderOptions,
+): Promise<Rendition> {
+  const animated = source.animation && options.animation === 'animate' && preset.format === 'webp';
+  const pipeline = animated ? resizeAnimation(source, preset) : resizeStill(source, pixels, preset);
+  if (preset.format === 'jpeg') pipeline.flatten({ background: options.background });
+  const { data, info } = await encode(
+    pipeline.timeout({ seconds: timeoutSeconds(options.limits) }),
+    preset,
+    source,
+  ).toBuffer({ resolveWithObject: true });
+  const frames = info.pages && info.pages > 1 ? info.pages : 1;
+  return {
+    preset: preset.name,
+    format: preset.format,
+    width: info.width,
+    height: frames > 1 && info.pageHeight ? info.pageHeight : info.height,
+    frames,
+    data,
+  };
+}
+
+function resizeStill(source: OpenedSource, pixels: DecodedPixels, preset: Preset): Sharp {
+  const { data, width, height, channels } = pixels;
+  const image = sharp(data, { raw: { width, height, channels } });
+  // Sizes come from the original's dimensions, so every preset is exact whatever the rounding
+  // of the decoded copy.
+  const scale = scaleFor(preset, source.width, source.height);
+  const target = {
+    width: Math.max(1, Math.round(source.width * scale)),
+    height: Math.max(1, Math.round(source.height * scale)),
+  };
+  if (preset.fit === 'cover') {
+    // Fill the box (or as much of it as the original covers: never upscale), cropping around
+    // the most interesting region (skin tones, saturation, edges).
+    return image.resize({
+      width: Math.min(preset.width, target.width),
+      height: Math.min(preset.height, target.height),
+      fit: 'cover',
+      position: 'attention',
+    });
+  }
+  return target.width === width && target.height === height
+    ? image
+    : image.resize({ ...target, fit: 'fill' });
+}
+
+function resizeAnimation(source: OpenedSource, preset: Preset): Sharp {
+  const animation = source.animation?.();
+  if (!animation) throw new Error('resizeAnimation called for a still image');
+  // libvips has no attention crop for multi-frame images: cover crops around the centre.
+  return animation.resize({
+    width: preset.width,
+    height: preset.height,
+    fit: preset.fit,
+    position: 'centre',
+    withoutEnlargement: true,
+  });
+}
+
+function encode(pipeline: Sharp, preset: Preset, source: OpenedSource): Sharp {
+  const { quality } = preset;
+  switch (preset.format) {
+    case 'webp':
+      return pipeline.webp({
+        quality,
+        effort: 4,
+        smartSubsample: true,
+        delay: source.delay,
+        loop: source.loop,
+      });
+    case 'avif':
+      return pipeline.avif({ quality, effort: 2 });
+    case 'jpeg':
+      return pipeline.jpeg({ quality, mozjpeg: true });
+    case 'png':
+      return pipeline.png({ compressionLevel: 9, adaptiveFiltering: true });
+  }
+}
+
+function timeoutSeconds(limits: Limits): number {
+  return Math.max(1, Math.ceil(limits.timeoutMs / 1000));
+}
+
+/** Bounds the whole render; libvips' own per-pipeline timeout stops the native work too. */
+async function withDeadline<T>(limits: Limits, work: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new ProcessingTimeoutError(`processing took longer than ${limits.timeoutMs} ms`)),
+      limits.timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([work(), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Process-wide sharp settings for a batch or a server: libvips' operation cache only helps when
+ * the same file is processed again, and costs up to 50 MB of RSS per process.
+ */
+export function configureSharp(): void {
+  sharp.cache(false);
+}

@@ -1,0 +1,18 @@
+/**
+ * The small interfaces the core needs from the outside world. Each technology (folders, S3,
+ * SQLite, SQS...) implements them in one adapter under src/adapters/, and every adapter of a
+ * port passes the same contract suite in test/adapters/.
+ */
+export interface StoredObject {
+  body: Buffer;
+  contentType?: string;
+  etag: string;
+}
+
+export interface ObjectStore {
+  /** Writes the whole object; readers never see a partial one. */
+  put(key: string, body: Buffer, options?: { contentType?: string }): Promise<void>;
+  /** The object, or undefined when there is none. */
+  get(key: string): Promise<StoredObject | undefined>;
+  delete(key: string): Promise<void>;
+}
