@@ -151,16 +151,35 @@ async function openWithBmpDecoder(
   const { decode } = await import('bmp-ts');
   let decoded: ReturnType<typeof decode>;
   try {
-    decoded = decode(bytes, { toRGBA: true });
+    // bmp-ts honours `toRGBA` for some bit depths only; its default ABGR layout is consistent.
+    decoded = decode(bytes, { toRGBA: false });
   } catch (error) {
     throw new CorruptImageError(`corrupt image: BMP decoder: ${errorMessage(error)}`, { cause: error });
   }
-  // Only 32-bit BMPs carry alpha; for the others the decoder leaves the alpha byte at 0.
-  const hasAlpha = decoded.bitPP === 32 && hasTransparency(decoded.data);
-  if (decoded.bitPP !== 32) {
-    for (let i = 3; i < decoded.data.length; i += 4) decoded.data[i] = 255;
+  const pixels = decoded.data;
+  // Only 32-bit BMPs can carry alpha, and many of those leave it all 0, meaning "opaque".
+  let hasAlpha = false;
+  if (decoded.bitPP === 32) {
+    let anyVisible = false;
+    for (let i = 0; i < pixels.length; i += 4) {
+      if (pixels[i] !== 0) anyVisible = true;
+      if (pixels[i] !== 255) hasAlpha = true;
+    }
+    hasAlpha &&= anyVisible;
   }
-  return openRawRgba(decoded.data, decoded.width, decoded.height, detected, hasAlpha);
+  for (let i = 0; i < pixels.length; i += 4) {
+    const [alpha, blue, green, red] = [
+      pixels[i] ?? 0,
+      pixels[i + 1] ?? 0,
+      pixels[i + 2] ?? 0,
+      pixels[i + 3] ?? 0,
+    ];
+    pixels[i] = red;
+    pixels[i + 1] = green;
+    pixels[i + 2] = blue;
+    pixels[i + 3] = hasAlpha ? alpha : 255;
+  }
+  return openRawRgba(pixels, decoded.width, decoded.height, detected, hasAlpha);
 }
 
 function openRawRgba(

@@ -1,0 +1,90 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FolderStore } from '../../src/adapters/folder-store.js';
+import { generateThumbnails } from '../../src/core/generate-thumbnails.js';
+import type { Manifest } from '../../src/core/manifest.js';
+import { GENERATOR_VERSION } from '../../src/version.js';
+import { fixtures } from '../fixtures.js';
+import { defaultOptions } from '../helpers/render.js';
+
+describe('generateThumbnails', () => {
+  let root: string;
+  let store: FolderStore;
+  beforeEach(async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'thumbnailer-generate-'));
+    store = new FolderStore(root);
+  });
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  it('writes every rendition and a manifest that describes them exactly', async () => {
+    const key = 'uploads/2026/11/27/ab12/dune.jpg';
+    const bytes = await readFile(fixtures.photo.dune);
+    const manifest = await generateThumbnails(
+      { key, etag: '"abc"', sequencer: '0062E9' },
+      bytes,
+      store,
+      defaultOptions,
+    );
+    const stored = JSON.parse((await readFile(path.join(root, key, 'manifest.json'))).toString()) as Manifest;
+    expect(stored).toEqual(manifest);
+    expect(stored).toMatchObject({
+      schemaVersion: 1,
+      generator: { name: 'thumbnailer', version: GENERATOR_VERSION },
+      source: {
+        key,
+        etag: '"abc"',
+        sequencer: '0062E9',
+        bytes: bytes.length,
+        format: 'jpeg',
+        width: 1680,
+        height: 1050,
+      },
+    });
+    expect(stored.renditions.map((r) => r.key)).toEqual([
+      `${key}/thumb.webp`,
+      `${key}/preview.webp`,
+      `${key}/thumb-jpeg.jpg`,
+    ]);
+    for (const rendition of stored.renditions) {
+      const file = await readFile(path.join(root, rendition.key));
+      const meta = await sharp(file).metadata();
+      expect(rendition.bytes).toBe(file.length);
+      expect([meta.format, meta.width, meta.height]).toEqual([
+        rendition.format,
+        rendition.width,
+        rendition.height,
+      ]);
+    }
+    expect(stored.placeholder.thumbhash.length).toBeGreaterThan(10);
+  });
+
+  it('is idempotent: the same input twice gives byte-identical outputs', async () => {
+    const bytes = await readFile(fixtures.photo.branches);
+    const snapshot = async () => {
+      const manifest = await generateThumbnails({ key: 'b.jpg' }, bytes, store, defaultOptions);
+      const files = await Promise.all(
+        [...manifest.renditions.map((r) => r.key), 'b.jpg/manifest.json'].map((k) =>
+          readFile(path.join(root, k)),
+        ),
+      );
+      return files.map((f) => f.toString('base64'));
+    };
+    expect(await snapshot()).toEqual(await snapshot());
+  });
+
+  it('writes nothing for an input that fails', async () => {
+    await expect(
+      generateThumbnails(
+        { key: 'x.jpg' },
+        await readFile(fixtures.hostile.cutAfter4k),
+        store,
+        defaultOptions,
+      ),
+    ).rejects.toMatchObject({ code: 'CORRUPT_IMAGE' });
+    expect(await store.get('x.jpg/manifest.json')).toBeUndefined();
+    expect(await store.get('x.jpg/thumb.webp')).toBeUndefined();
+  });
+});
