@@ -9,7 +9,14 @@ import {
   UnsupportedFormatError,
 } from './errors.js';
 import { type DetectedFormat, detectFormat, readUint32LE } from './formats.js';
+import { keepOnlyDcScans } from './jpeg-dc.js';
 import type { Limits } from './limits.js';
+
+/**
+ * sharp decodes a JPEG at 1/8 scale only when it shrinks it by 9 or more (at exactly 8 it
+ * picks 1/4 to dodge libjpeg rounding): only then is a DC-only decode the same image.
+ */
+const DC_ONLY_MIN_SHRINK = 9;
 
 /**
  * The first step of the pipeline: check the bytes against the limits, detect the format, and
@@ -27,8 +34,11 @@ export interface OpenedSource {
   /** Per-frame delays in ms and loop count, for animations. */
   delay?: number[];
   loop?: number;
-  /** A fresh sharp pipeline over the first frame, upright. */
-  still(): Sharp;
+  /**
+   * A fresh sharp pipeline over the first frame, upright. `shrink` is how much the caller will
+   * shrink it (source size / target size): it lets progressive JPEGs skip work (jpeg-dc.ts).
+   */
+  still(shrink?: number): Sharp;
   /** A fresh sharp pipeline over all rendered frames (animations only). */
   animation?(): Sharp;
 }
@@ -94,13 +104,17 @@ async function openWithSharp(bytes: Buffer, detected: DetectedFormat, limits: Li
   const frames = Math.min(pages, limits.maxFrames);
   checkPixels(rawWidth, rawHeight, frames, limits);
   const swapsSides = (metadata.orientation ?? 1) >= 5;
+  const progressive = detected.format === 'jpeg' && metadata.isProgressive === true;
   const opened: OpenedSource = {
     detected,
     width: swapsSides ? rawHeight : rawWidth,
     height: swapsSides ? rawWidth : rawHeight,
     frames,
     hasAlpha: metadata.hasAlpha ?? false,
-    still: () => sharp(bytes, base).autoOrient(),
+    still: (shrink = 1) => {
+      const input = progressive && shrink >= DC_ONLY_MIN_SHRINK ? (keepOnlyDcScans(bytes) ?? bytes) : bytes;
+      return sharp(input, base).autoOrient();
+    },
   };
   if (frames > 1) {
     opened.delay = metadata.delay?.slice(0, frames);

@@ -95,7 +95,7 @@ async function decodeOnce(
   limits: Limits,
 ): Promise<DecodedPixels> {
   const scale = Math.max(...presets.map((preset) => scaleFor(preset, source.width, source.height)));
-  let pipeline = source.still().timeout({ seconds: timeoutSeconds(limits) });
+  let pipeline = source.still(1 / scale).timeout({ seconds: timeoutSeconds(limits) });
   if (scale < 1) {
     // Resizing in the decoding pipeline lets libvips shrink on load (JPEG DCT scaling, WebP).
     pipeline = pipeline.resize({
@@ -189,7 +189,7 @@ function encode(pipeline: Sharp, preset: Preset, source: OpenedSource): Sharp {
     case 'avif':
       return pipeline.avif({ quality, effort: 2 });
     case 'jpeg':
-      return pipeline.jpeg({ quality, mozjpeg: true });
+      return pipeline.jpeg({ quality, mozjpeg: false });
     case 'png':
       return pipeline.png({ compressionLevel: 9, adaptiveFiltering: true });
   }
