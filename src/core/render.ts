@@ -60,8 +60,9 @@ export async function renderImage(bytes: Buffer, options: RenderOptions): Promis
     try {
       const source = await openSource(bytes, { limits, allowSvg: options.allowSvg });
       const pixels = await decodeOnce(source, options.presets, limits);
+      const resize = sharedResizer(source, pixels);
       const [renditions, placeholder] = await Promise.all([
-        Promise.all(options.presets.map((preset) => renderPreset(source, pixels, preset, options))),
+        Promise.all(options.presets.map((preset) => renderPreset(source, resize, preset, options))),
         computePlaceholder(pixels),
       ]);
       return {
@@ -114,12 +115,12 @@ async function decodeOnce(
 
 async function renderPreset(
   source: OpenedSource,
-  pixels: DecodedPixels,
+  resize: (preset: Preset) => Promise<DecodedPixels>,
   preset: Preset,
   options: RenderOptions,
 ): Promise<Rendition> {
   const animated = source.animation && options.animation === 'animate' && preset.format === 'webp';
-  const pipeline = animated ? resizeAnimation(source, preset) : resizeStill(source, pixels, preset);
+  const pipeline = animated ? resizeAnimation(source, preset) : rawImage(await resize(preset));
   if (preset.format === 'jpeg') pipeline.flatten({ background: options.background });
   const { data, info } = await encode(
     pipeline.timeout({ seconds: timeoutSeconds(options.limits) }),
@@ -137,29 +138,59 @@ async function renderPreset(
   };
 }
 
-function resizeStill(source: OpenedSource, pixels: DecodedPixels, preset: Preset): Sharp {
-  const { data, width, height, channels } = pixels;
-  const image = sharp(data, { raw: { width, height, channels } });
+/** The size of a still rendition, and whether reaching it takes a crop. */
+export function stillGeometry(
+  preset: Preset,
+  sourceWidth: number,
+  sourceHeight: number,
+): { width: number; height: number; crop: boolean } {
   // Sizes come from the original's dimensions, so every preset is exact whatever the rounding
   // of the decoded copy.
-  const scale = scaleFor(preset, source.width, source.height);
-  const target = {
-    width: Math.max(1, Math.round(source.width * scale)),
-    height: Math.max(1, Math.round(source.height * scale)),
+  const scale = scaleFor(preset, sourceWidth, sourceHeight);
+  const width = Math.max(1, Math.round(sourceWidth * scale));
+  const height = Math.max(1, Math.round(sourceHeight * scale));
+  if (preset.fit === 'inside') return { width, height, crop: false };
+  // Fill the box, or as much of it as the original covers: never upscale.
+  const box = { width: Math.min(preset.width, width), height: Math.min(preset.height, height) };
+  return { ...box, crop: box.width !== width || box.height !== height };
+}
+
+/**
+ * Resizes the decoded pixels once per distinct geometry: presets that differ only in format
+ * (the WebP and JPEG cards) share one resize and one attention crop.
+ */
+function sharedResizer(
+  source: OpenedSource,
+  pixels: DecodedPixels,
+): (preset: Preset) => Promise<DecodedPixels> {
+  const done = new Map<string, Promise<DecodedPixels>>();
+  return (preset) => {
+    const geometry = stillGeometry(preset, source.width, source.height);
+    const key = `${geometry.width}x${geometry.height}:${geometry.crop}`;
+    let resized = done.get(key);
+    if (!resized) {
+      resized = resizePixels(pixels, geometry);
+      done.set(key, resized);
+    }
+    return resized;
   };
-  if (preset.fit === 'cover') {
-    // Fill the box (or as much of it as the original covers: never upscale), cropping around
-    // the most interesting region (skin tones, saturation, edges).
-    return image.resize({
-      width: Math.min(preset.width, target.width),
-      height: Math.min(preset.height, target.height),
-      fit: 'cover',
-      position: 'attention',
-    });
-  }
-  return target.width === width && target.height === height
-    ? image
-    : image.resize({ ...target, fit: 'fill' });
+}
+
+async function resizePixels(
+  pixels: DecodedPixels,
+  { width, height, crop }: ReturnType<typeof stillGeometry>,
+): Promise<DecodedPixels> {
+  if (!crop && width === pixels.width && height === pixels.height) return pixels;
+  // A crop goes around the most interesting region (skin tones, saturation, edges).
+  const { data, info } = await rawImage(pixels)
+    .resize(crop ? { width, height, fit: 'cover', position: 'attention' } : { width, height, fit: 'fill' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: pixels.channels };
+}
+
+function rawImage({ data, width, height, channels }: DecodedPixels): Sharp {
+  return sharp(data, { raw: { width, height, channels } });
 }
 
 function resizeAnimation(source: OpenedSource, preset: Preset): Sharp {
@@ -189,7 +220,8 @@ function encode(pipeline: Sharp, preset: Preset, source: OpenedSource): Sharp {
     case 'avif':
       return pipeline.avif({ quality, effort: 2 });
     case 'jpeg':
-      return pipeline.jpeg({ quality, mozjpeg: false });
+      // libjpeg-turbo's baseline encoder: mozjpeg's trellis costs 2.5x the time for ~10% fewer bytes.
+      return pipeline.jpeg({ quality });
     case 'png':
       return pipeline.png({ compressionLevel: 9, adaptiveFiltering: true });
   }
