@@ -71,13 +71,12 @@ export function parseConfig(
   if (typeof fileLimits !== 'object' || fileLimits === null || Array.isArray(fileLimits)) {
     throw new InvalidConfigError(`${source}.limits: must be an object`);
   }
-  const limits = resolveLimits(
-    {
-      ...(fileLimits as Record<string, unknown>),
-      ...Object.fromEntries(Object.entries(LIMIT_ENV).map(([name, limit]) => [limit, env[name]])),
-    },
-    `${source}.limits`,
-  );
+  // The file's limits first, then each variable that is set (an unset one must not erase the
+  // file's value), so that an error names where the bad value came from.
+  const limits = resolveLimits(fileLimits as Record<string, unknown>, `${source}.limits`);
+  for (const [name, limit] of Object.entries(LIMIT_ENV)) {
+    if (env[name] !== undefined) limits[limit] = resolveLimits({ [limit]: env[name] }, name)[limit];
+  }
 
   let presets = DEFAULT_PRESETS;
   if (env.THUMBNAILER_PRESETS) {

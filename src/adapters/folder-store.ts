@@ -20,7 +20,8 @@ export class FolderStore implements ObjectStore {
 
   async put(key: string, body: Buffer): Promise<void> {
     const file = await this.pathFor(key, { create: true });
-    const temporary = `${file}.${randomUUID()}.tmp`;
+    // A short name beside the target: `<name>.<uuid>.tmp` would overflow a 255-byte file name.
+    const temporary = path.join(path.dirname(file), `.${randomUUID()}.tmp`);
     try {
       await writeFile(temporary, body);
       await rename(temporary, file);
@@ -36,13 +37,18 @@ export class FolderStore implements ObjectStore {
       const body = await readFile(file);
       return { body, etag: `"${createHash('md5').update(body).digest('hex')}"` };
     } catch (error) {
-      if (isMissing(error)) return undefined;
+      // A key that is only a prefix of other keys (a folder here) is no object, as in S3.
+      if (isMissing(error) || isFolder(error)) return undefined;
       throw error;
     }
   }
 
   async delete(key: string): Promise<void> {
-    await rm(await this.pathFor(key, { create: false }), { force: true });
+    try {
+      await rm(await this.pathFor(key, { create: false }), { force: true });
+    } catch (error) {
+      if (!isFolder(error)) throw error;
+    }
   }
 
   private async pathFor(key: string, { create }: { create: boolean }): Promise<string> {
@@ -52,7 +58,8 @@ export class FolderStore implements ObjectStore {
     this.realRoot ??= mkdir(this.root, { recursive: true }).then(() => realpath(this.root));
     const root = await this.realRoot;
     // Check before mkdir, so that a symlinked folder cannot make us create anything outside.
-    const landing = await nearestExistingRealpath(parent);
+    // Reads also resolve the file itself: a symlinked file must not leak one from outside.
+    const landing = await nearestExistingRealpath(create ? parent : file);
     if (landing !== root && !landing.startsWith(root + path.sep)) {
       throw new InvalidKeyError(`invalid key ${JSON.stringify(key)}: it resolves outside the store`);
     }
@@ -70,6 +77,11 @@ async function nearestExistingRealpath(dir: string): Promise<string> {
     if (!isMissing(error) || up === dir) throw error;
     return nearestExistingRealpath(up);
   }
+}
+
+function isFolder(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return code === 'EISDIR' || code === 'ERR_FS_EISDIR';
 }
 
 function isMissing(error: unknown): boolean {

@@ -52,7 +52,8 @@ export class ProgressReporter {
 
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '--';
-  if (seconds < 60) return `${Math.ceil(seconds)}s`;
-  const minutes = Math.floor(seconds / 60);
-  return `${minutes}m${String(Math.ceil(seconds % 60)).padStart(2, '0')}s`;
+  // Round up once, before splitting: 119.5 s is 2m00s, not 1m60s.
+  const whole = Math.ceil(seconds);
+  if (whole < 60) return `${whole}s`;
+  return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
 }

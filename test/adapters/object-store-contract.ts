@@ -1,0 +1,183 @@
+import { createHash } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { InvalidKeyError } from '../../src/core/errors.js';
+import type { ObjectStore } from '../../src/ports.js';
+
+export interface StoreUnderTest {
+  store: ObjectStore;
+  cleanup(): Promise<void>;
+}
+
+/** Keys every store must refuse (they could escape a folder or confuse a path). */
+export const UNSAFE_KEYS: readonly [string, string][] = [
+  ['parent segment', '../x'],
+  ['parent segment in the middle', 'a/../../x'],
+  ['absolute', '/abs'],
+  ['empty segment', 'a//b'],
+  ['dot segment', 'a/./b'],
+  ['trailing slash', 'a/'],
+  ['backslash', 'a\\b'],
+  ['NUL', 'a\u0000b'],
+  ['newline', 'a\nb'],
+  ['DEL', 'a\u007fb'],
+  ['empty', ''],
+  ['over 1024 bytes', 'k'.repeat(1025)],
+];
+
+/** Keys that look odd but are legal and must round-trip byte for byte. */
+export const ODD_KEYS: readonly string[] = [
+  'with space.jpg',
+  'a b/c d.webp',
+  'plus+sign.jpg',
+  'percent%20not-decoded.jpg',
+  '100%.png',
+  'ünïcødé/日本語の写真.jpg',
+  'emoji-🐈.png',
+  'a+b%2Bc (1).jpeg',
+  '..dots-but-not-a-segment..jpg',
+];
+
+/**
+ * The behaviour every ObjectStore adapter (folder, S3, ...) must show. Each adapter's test file
+ * calls this with a factory that makes a fresh, empty store.
+ *
+ * Not covered, on purpose: one key that is both an object and a "folder" of other keys
+ * (`a/cat.jpg` and `a/cat.jpg/small.webp` in one store). S3 allows it, a folder cannot hold a
+ * file and a folder of the same name, and Thumbnailer never needs it: originals and thumbnails
+ * live in separate stores.
+ */
+export function describeObjectStoreContract(name: string, makeStore: () => Promise<StoreUnderTest>): void {
+  describe(`ObjectStore contract: ${name}`, () => {
+    let subject: StoreUnderTest;
+    let store: ObjectStore;
+    beforeEach(async () => {
+      subject = await makeStore();
+      store = subject.store;
+    });
+    afterEach(() => subject.cleanup());
+
+    it('get returns the bytes that put wrote, with a quoted etag', async () => {
+      const body = Buffer.from([0, 1, 2, 250, 255, 10, 13, 0]);
+      await store.put('photo.jpg', body);
+      const got = await store.get('photo.jpg');
+      expect(got).toBeDefined();
+      expect(got?.body.equals(body)).toBe(true);
+      expect(got?.etag).toMatch(/^"[^"]+"$/);
+    });
+
+    it('the etag changes with the content and stays for the same content', async () => {
+      await store.put('k.bin', Buffer.from('one'));
+      const first = (await store.get('k.bin'))?.etag;
+      await store.put('k.bin', Buffer.from('one'));
+      const same = (await store.get('k.bin'))?.etag;
+      await store.put('k.bin', Buffer.from('two'));
+      const other = (await store.get('k.bin'))?.etag;
+      expect(same).toBe(first);
+      expect(other).not.toBe(first);
+    });
+
+    it('round-trips an empty object and a larger binary one', async () => {
+      const large = createHash('sha512').update('seed').digest();
+      const body = Buffer.concat(Array.from({ length: 40_000 }, () => large)); // 2.5 MB
+      await store.put('empty', Buffer.alloc(0));
+      await store.put('large.bin', body);
+      expect((await store.get('empty'))?.body.length).toBe(0);
+      expect((await store.get('large.bin'))?.body.equals(body)).toBe(true);
+    });
+
+    it('put overwrites the whole previous value', async () => {
+      await store.put('k.txt', Buffer.from('a much longer first value'));
+      await store.put('k.txt', Buffer.from('short'));
+      expect((await store.get('k.txt'))?.body.toString()).toBe('short');
+    });
+
+    it('get of a missing key is undefined', async () => {
+      expect(await store.get('missing.jpg')).toBeUndefined();
+      expect(await store.get('no/such/folder/missing.jpg')).toBeUndefined();
+    });
+
+    it('a key that is only the prefix of other keys is not an object', async () => {
+      await store.put('album/cat.jpg/thumb.webp', Buffer.from('t'));
+      expect(await store.get('album')).toBeUndefined();
+      expect(await store.get('album/cat.jpg')).toBeUndefined();
+      await store.delete('album/cat.jpg');
+      expect((await store.get('album/cat.jpg/thumb.webp'))?.body.toString()).toBe('t');
+    });
+
+    it('delete removes the object, and deleting a missing key is fine', async () => {
+      await store.put('gone.jpg', Buffer.from('x'));
+      await store.put('kept.jpg', Buffer.from('y'));
+      await store.delete('gone.jpg');
+      expect(await store.get('gone.jpg')).toBeUndefined();
+      expect((await store.get('kept.jpg'))?.body.toString()).toBe('y');
+      await expect(store.delete('gone.jpg')).resolves.toBeUndefined();
+      await expect(store.delete('never/was/here.jpg')).resolves.toBeUndefined();
+    });
+
+    it('keys with spaces, unicode, + and % round-trip as distinct objects', async () => {
+      for (const [index, key] of ODD_KEYS.entries()) await store.put(key, Buffer.from(`value ${index}`));
+      for (const [index, key] of ODD_KEYS.entries()) {
+        expect((await store.get(key))?.body.toString(), key).toBe(`value ${index}`);
+      }
+      // No decoding anywhere: `a b`, `a+b` and `a%20b` are three different keys.
+      await store.put('x y.jpg', Buffer.from('space'));
+      await store.put('x+y.jpg', Buffer.from('plus'));
+      await store.put('x%20y.jpg', Buffer.from('percent'));
+      expect((await store.get('x y.jpg'))?.body.toString()).toBe('space');
+      expect((await store.get('x+y.jpg'))?.body.toString()).toBe('plus');
+      expect((await store.get('x%20y.jpg'))?.body.toString()).toBe('percent');
+      for (const key of ODD_KEYS) await store.delete(key);
+      for (const key of ODD_KEYS) expect(await store.get(key), key).toBeUndefined();
+    });
+
+    it('nested keys work, and siblings under one prefix are independent', async () => {
+      await store.put('a/b/c.webp', Buffer.from('c'));
+      await store.put('a/b/d.webp', Buffer.from('d'));
+      await store.put('uploads/2026/11/27/ab12/cat.jpg', Buffer.from('cat'));
+      expect((await store.get('a/b/c.webp'))?.body.toString()).toBe('c');
+      expect((await store.get('uploads/2026/11/27/ab12/cat.jpg'))?.body.toString()).toBe('cat');
+      await store.delete('a/b/c.webp');
+      expect(await store.get('a/b/c.webp')).toBeUndefined();
+      expect((await store.get('a/b/d.webp'))?.body.toString()).toBe('d');
+    });
+
+    it('cat.jpg and cat.png are different keys, and so are their renditions', async () => {
+      await store.put('cat.jpg/thumb.webp', Buffer.from('from jpg'));
+      await store.put('cat.png/thumb.webp', Buffer.from('from png'));
+      expect((await store.get('cat.jpg/thumb.webp'))?.body.toString()).toBe('from jpg');
+      expect((await store.get('cat.png/thumb.webp'))?.body.toString()).toBe('from png');
+    });
+
+    it('a key of 1024 bytes is accepted', async () => {
+      // 1024 bytes, in segments short enough for any file system.
+      const key = `${Array.from({ length: 9 }, (_, i) => `${i}`.padEnd(100, 's')).join('/')}/${'f'.repeat(115)}`;
+      expect(Buffer.byteLength(key)).toBe(1024);
+      await store.put(key, Buffer.from('long'));
+      expect((await store.get(key))?.body.toString()).toBe('long');
+    });
+
+    describe.each(UNSAFE_KEYS)('refuses an unsafe key (%s)', (_label, key) => {
+      it('on put, get and delete, with InvalidKeyError / INVALID_KEY', async () => {
+        for (const attempt of [
+          () => store.put(key, Buffer.from('x')),
+          () => store.get(key),
+          () => store.delete(key),
+        ]) {
+          const error = await attempt().then(
+            () => undefined,
+            (thrown: unknown) => thrown,
+          );
+          expect(error).toBeInstanceOf(InvalidKeyError);
+          expect((error as InvalidKeyError).code).toBe('INVALID_KEY');
+        }
+      });
+    });
+
+    it('a refused key leaves the store unchanged', async () => {
+      await store.put('x', Buffer.from('inside'));
+      await expect(store.put('a/../x', Buffer.from('overwritten'))).rejects.toBeInstanceOf(InvalidKeyError);
+      await expect(store.delete('./x')).rejects.toBeInstanceOf(InvalidKeyError);
+      expect((await store.get('x'))?.body.toString()).toBe('inside');
+    });
+  });
+}
