@@ -30,7 +30,7 @@ export async function loadConfig(
   options: { configPath?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): Promise<ThumbnailerConfig> {
   const env = options.env ?? process.env;
-  const explicit = options.configPath ?? env.THUMBNAILER_CONFIG;
+  const explicit = options.configPath ?? (env.THUMBNAILER_CONFIG || undefined);
   const file = path.resolve(options.cwd ?? process.cwd(), explicit ?? CONFIG_FILE_NAME);
   let text: string | undefined;
   try {
@@ -55,9 +55,11 @@ export async function loadConfig(
 /** Validates a parsed config file plus environment into render options, with clear messages. */
 export function parseConfig(
   fromFile: unknown,
-  env: NodeJS.ProcessEnv = {},
+  environment: NodeJS.ProcessEnv = {},
   source = 'config',
 ): ThumbnailerConfig {
+  // An empty variable (`THUMBNAILER_X=`) means unset, as for every shell user.
+  const env = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== ''));
   if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) {
     throw new InvalidConfigError(`${source}: must be a JSON object`);
   }

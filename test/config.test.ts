@@ -30,6 +30,26 @@ describe('parseConfig', () => {
     });
   });
 
+  it('treats empty environment variables as unset', () => {
+    const empty = Object.fromEntries(
+      [
+        'THUMBNAILER_PRESETS',
+        'THUMBNAILER_ANIMATION',
+        'THUMBNAILER_SVG',
+        'THUMBNAILER_BACKGROUND',
+        'THUMBNAILER_MAX_INPUT_BYTES',
+        'THUMBNAILER_MAX_FRAMES',
+        'THUMBNAILER_TIMEOUT_MS',
+      ].map((name) => [name, '']),
+    );
+    expect(parseConfig({ limits: { maxFrames: 7 }, animation: 'first-frame' }, empty)).toMatchObject({
+      presets: DEFAULT_PRESETS,
+      limits: { ...DEFAULT_LIMITS, maxFrames: 7 },
+      animation: 'first-frame',
+      background: '#ffffff',
+    });
+  });
+
   it('reads presets given as objects, filling in fit and quality', () => {
     const config = parseConfig({
       presets: [

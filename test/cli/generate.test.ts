@@ -466,6 +466,7 @@ describe('thumbnailer generate: exit status and outputs', () => {
       ['--concurrency 1.5', ['generate', 'in', '--out', 'out', '--concurrency', '1.5'], /--concurrency/],
       ['an unknown flag', ['generate', 'in', '--out', 'out', '--bogus'], /--bogus/],
       ['an unknown command', ['frobnicate'], /unknown command "frobnicate"/],
+      ['--out naming the input folder', ['generate', 'in', '--out', 'in'], /cannot be an input folder/],
       [
         'a missing --config file',
         ['generate', 'in', '--out', 'out', '--config', 'missing.json'],
@@ -479,6 +480,13 @@ describe('thumbnailer generate: exit status and outputs', () => {
       expect(result.stderr).toMatch(message);
       expect(result.stderr).toContain('Run "thumbnailer help" for usage.');
       await expect(stat(path.join(dir, 'out'))).rejects.toMatchObject({ code: 'ENOENT' });
+    });
+
+    it('--out naming an existing file', async () => {
+      await writeFile(path.join(dir, 'a-file'), 'x');
+      const result = await runCli(['generate', 'in', '--out', 'a-file'], dir);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/--out must be a folder/);
     });
 
     it('a bad config file in the working directory is a usage error too', async () => {

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MissingInputError, walkInputs } from '../../src/cli/walk.js';
+import { InputArgumentError, walkInputs } from '../../src/cli/walk.js';
 
 describe('walkInputs', () => {
   let dir: string;
@@ -97,7 +97,21 @@ describe('walkInputs', () => {
   it('refuses an input that does not exist, naming it', async () => {
     await touch('in/a.jpg');
     const error = await walkInputs([at('in'), at('nope.jpg')], at('out')).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(MissingInputError);
+    expect(error).toBeInstanceOf(InputArgumentError);
     expect((error as Error).message).toBe(`no such file or folder: ${at('nope.jpg')}`);
+  });
+
+  it('follows a symlink named on the command line, to a file or a folder', async () => {
+    await touch('elsewhere/photo.jpg', 'elsewhere/sub/b.jpg');
+    await symlink(at('elsewhere/photo.jpg'), at('link.jpg'));
+    await symlink(at('elsewhere'), at('linked'));
+    expect(await keys([at('link.jpg'), at('linked')])).toEqual(['link.jpg', 'photo.jpg', 'sub/b.jpg']);
+  });
+
+  it('refuses the out folder itself as an input folder', async () => {
+    await touch('in/a.jpg');
+    const error = await walkInputs([at('in')], at('in')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputArgumentError);
+    expect((error as Error).message).toMatch(/output folder cannot be an input folder/);
   });
 });

@@ -1,0 +1,57 @@
+import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config.js';
+import { parsePresetList } from '../core/presets.js';
+import { configureSharp } from '../core/render.js';
+import { generateBatch } from './generate.js';
+import { ProgressReporter } from './progress.js';
+import { UsageError } from './usage-error.js';
+import { walkInputs } from './walk.js';
+
+/** `thumbnailer generate`: parses its flags, walks the inputs, runs the batch, reports. */
+export async function runGenerate(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' },
+      presets: { type: 'string' },
+      concurrency: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      config: { type: 'string' },
+    },
+  });
+  if (!values.out) throw new UsageError('generate needs --out <dir>');
+  if (positionals.length === 0) throw new UsageError('generate needs at least one file or folder');
+  const concurrency = values.concurrency === undefined ? availableParallelism() : Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
+    throw new UsageError(`--concurrency must be a whole number from 1 to 256, got "${values.concurrency}"`);
+  }
+  const config = await loadConfig({ configPath: values.config });
+  if (values.presets !== undefined) {
+    config.presets = parsePresetList(values.presets, config.limits.maxOutputDimension);
+  }
+  const out = path.resolve(values.out);
+  const existing = await stat(out).catch(() => undefined);
+  if (existing && !existing.isDirectory())
+    throw new UsageError(`--out must be a folder: ${values.out} is a file`);
+  const inputs = await walkInputs(positionals, out);
+  configureSharp();
+
+  const progress = new ProgressReporter(inputs.length, process.stderr);
+  const summary = await generateBatch(inputs, out, config, concurrency, (event) => progress.update(event));
+  progress.finish();
+
+  const seconds = summary.elapsedMs / 1000;
+  process.stderr.write(
+    `${summary.processed} of ${summary.total} images processed in ${seconds.toFixed(1)} s` +
+      ` (${(summary.total / Math.max(seconds, 0.001)).toFixed(1)} img/s), ${summary.failed.length} failed; output in ${out}\n`,
+  );
+  for (const failure of summary.failed) {
+    process.stderr.write(`  ${failure.input}: ${failure.code} ${failure.message}\n`);
+  }
+  if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  return summary.failed.length === 0 ? 0 : 1;
+}
