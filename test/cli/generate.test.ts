@@ -1,6 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,9 +107,8 @@ async function expectManifestMatchesFiles(out: string, manifest: Manifest): Prom
 let workspace: string;
 
 beforeAll(async () => {
-  // The CLI under test is the built one: build it from the current sources first.
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'pipe' });
+  // The CLI under test is the one that ships (the bundle): build it from the current sources.
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: REPO, stdio: 'pipe' });
   workspace = await realpath(await mkdtemp(path.join(tmpdir(), 'thumbnailer-cli-')));
 });
 
