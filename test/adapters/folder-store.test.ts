@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FolderStore } from '../../src/adapters/folder-store.js';
 import { InvalidKeyError } from '../../src/core/errors.js';
+import { listFiles } from '../helpers/files.js';
 import { describeObjectStoreContract } from './object-store-contract.js';
 
 describeObjectStoreContract('FolderStore', async () => {
@@ -13,15 +14,6 @@ describeObjectStoreContract('FolderStore', async () => {
     cleanup: () => rm(root, { recursive: true, force: true }),
   };
 });
-
-/** Every file under `dir`, relative, sorted (symlinks listed, not followed). */
-async function listFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((entry) => !entry.isDirectory())
-    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
-    .sort();
-}
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(

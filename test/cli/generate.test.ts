@@ -9,6 +9,7 @@ import type { BatchSummary } from '../../src/cli/generate.js';
 import type { Manifest } from '../../src/core/manifest.js';
 import { GENERATOR_VERSION } from '../../src/version.js';
 import { fixtures } from '../fixtures.js';
+import { listFiles } from '../helpers/files.js';
 import { meanDeltaE } from '../helpers/perceptual.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -59,15 +60,6 @@ async function layOut(root: string, files: Record<string, string | { text: strin
     if (typeof source === 'string') await copyFile(source, target);
     else await writeFile(target, source.text);
   }
-}
-
-/** Every file under `dir`, relative with `/`, sorted. */
-async function listFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((entry) => !entry.isDirectory())
-    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
-    .sort();
 }
 
 /** Path -> size and modification time of everything under `dir` except `skip`, to see what a run touched. */

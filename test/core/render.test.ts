@@ -230,6 +230,19 @@ describe('formats', () => {
     expect(await meanDeltaE(jpeg.data, firstFrame)).toBeLessThan(6);
   });
 
+  it('animated WebP input stays animated too', async () => {
+    const animatedWebp = await sharp(fixtures.formats.animatedGif, { animated: true })
+      .webp({ lossless: true })
+      .toBuffer();
+    const { renderImage } = await import('../../src/core/render.js');
+    const { defaultOptions } = await import('../helpers/render.js');
+    const rendered = await renderImage(animatedWebp, defaultOptions);
+    expect(rendered.source).toMatchObject({ format: 'webp', width: 60, height: 105, frames: 4 });
+    const meta = await sharp(rendition(rendered, 'thumb').data).metadata();
+    expect(meta.pages).toBe(4);
+    expect(meta.delay).toEqual([3000, 1000, 3000, 1000]);
+  });
+
   it('animated GIF: first-frame mode and the frame limit', async () => {
     const still = await renderFile(fixtures.formats.animatedGif, { animation: 'first-frame' });
     expect(rendition(still, 'thumb').frames).toBe(1);
