@@ -8,9 +8,19 @@ import { GENERATOR_VERSION } from './version.js';
 const HELP = `thumbnailer ${GENERATOR_VERSION}: thumbnails, placeholders and manifests for images
 
 Usage:
+  thumbnailer serve [--data DIR] [--host H] [--port P] [--watch DIR] [--token T] [--concurrency N]
   thumbnailer generate <files or folders...> --out <dir> [options]
   thumbnailer help
   thumbnailer --version
+
+serve options (each also an environment variable; the flag wins):
+  --data <dir>         data folder: stores, queue database (THUMBNAILER_DATA, default ./data)
+  --host <host>        address to bind (THUMBNAILER_HOST, default 127.0.0.1)
+  --port <port>        port, 0 for any free one (THUMBNAILER_PORT, default 8080)
+  --watch <dir>        ingest files dropped into this folder (THUMBNAILER_WATCH)
+  --token <secret>     require it on every API call (THUMBNAILER_TOKEN)
+  --concurrency <n>    thumbnail workers (THUMBNAILER_CONCURRENCY, default: CPU cores)
+  --config <file>      config file, as for generate
 
 generate options:
   --out <dir>          where to write <relative path>/<preset>.<ext> and manifest.json (required)
@@ -20,8 +30,8 @@ generate options:
   --json               print one JSON summary on stdout
   --config <file>      config file (default: ./thumbnailer.config.json when present)
 
-Exit status: 0 all images succeeded, 1 some failed, 2 usage error.
-The local service (thumbnailer serve) is not built yet: npm start shows this help.
+Exit status of generate: 0 all images succeeded, 1 some failed, 2 usage error.
+npm start runs "thumbnailer serve" with these defaults: then open http://127.0.0.1:8080.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -37,6 +47,10 @@ async function main(argv: string[]): Promise<number> {
     case '-v':
       process.stdout.write(`${GENERATOR_VERSION}\n`);
       return 0;
+    case 'serve': {
+      const { runServe } = await import('./cli/serve-command.js');
+      return runServe(rest);
+    }
     case 'generate': {
       const { runGenerate } = await import('./cli/generate-command.js');
       return runGenerate(rest);

@@ -77,6 +77,11 @@ export class InvalidKeyError extends PermanentError {
   readonly code = 'INVALID_KEY';
 }
 
+/** The original named by an event is no longer in the originals store. */
+export class OriginalMissingError extends PermanentError {
+  readonly code = 'ORIGINAL_MISSING';
+}
+
 /** Store, network or resource trouble that may pass: retry with backoff. */
 export class TransientError extends ThumbnailerError {
   readonly code: string;

@@ -34,3 +34,27 @@ export function renditionKey(sourceKey: string, preset: Pick<Preset, 'name' | 'f
 export function manifestKey(sourceKey: string): string {
   return `${sourceKey}/manifest.json`;
 }
+
+/**
+ * What remains of a client's file name once it is only a name: the last path segment, without
+ * control characters, trimmed, at most 200 UTF-8 bytes; `upload` when nothing is left. Names
+ * like `.` or `..` never survive.
+ */
+export function sanitizeFileName(name: string): string {
+  const last = name.split(/[/\\]/).pop() ?? '';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we strip
+  let clean = last.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  while (Buffer.byteLength(clean, 'utf8') > 200) clean = [...clean].slice(0, -1).join('');
+  return clean === '' || clean === '.' || clean === '..' ? 'upload' : clean;
+}
+
+/**
+ * `uploads/YYYY/MM/DD/<id>/<name>`: uploads through Thumbnailer's own page, API and CLI are
+ * partitioned by date (UTC) and made unique, so two different files with the same name never
+ * collide.
+ */
+export function uploadKey(fileName: string, date: Date, id: string): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const day = `${date.getUTCFullYear()}/${pad(date.getUTCMonth() + 1)}/${pad(date.getUTCDate())}`;
+  return assertSafeKey(`uploads/${day}/${id}/${sanitizeFileName(fileName)}`);
+}

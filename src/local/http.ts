@@ -1,0 +1,393 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import busboy from 'busboy';
+import type { FolderStore } from '../adapters/folder-store.js';
+import type { SqliteQueue } from '../adapters/sqlite-queue.js';
+import { classifyError, ThumbnailerError } from '../core/errors.js';
+import { CONTENT_TYPES } from '../core/generate-thumbnails.js';
+import { assertSafeKey } from '../core/keys.js';
+import { imageRecord } from './image-records.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import {
+  type AcceptedUpload,
+  commitUploads,
+  discardUploads,
+  receiveUpload,
+  type UploadDeps,
+} from './uploads.js';
+
+/**
+ * The HTTP API and the web page. Routes are thin: they translate the request and call the
+ * store, queue or upload functions; the workers do the rest.
+ */
+export interface HttpDeps {
+  queue: SqliteQueue;
+  originals: FolderStore;
+  thumbnails: FolderStore;
+  uploads: UploadDeps;
+  metrics: Metrics;
+  log: Logger;
+  /** Folder with index.html, app.js, app.css. */
+  publicDir: string;
+  /** The thumbhash package's browser module, served at /vendor/thumbhash.js. */
+  thumbhashModule: string;
+  token?: string;
+  /** Called after uploads and redrives: wakes the workers. */
+  onWork: () => void;
+  /** Stores and database usable: for /healthz. */
+  healthy: () => Promise<boolean>;
+}
+
+const EXTENSION_TYPES: Record<string, string> = {
+  webp: CONTENT_TYPES.webp,
+  avif: CONTENT_TYPES.avif,
+  jpg: CONTENT_TYPES.jpeg,
+  png: CONTENT_TYPES.png,
+  json: 'application/json',
+};
+
+const STATIC_FILES: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
+};
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** HTTP status for an upload refused by its content. */
+const UPLOAD_STATUS: Record<string, number> = {
+  TOO_LARGE: 413,
+  NOT_AN_IMAGE: 415,
+  UNSUPPORTED_FORMAT: 415,
+  INVALID_KEY: 400,
+};
+
+export function createHandler(deps: HttpDeps): (request: IncomingMessage, response: ServerResponse) => void {
+  return (request, response) => {
+    handle(request, response, deps).catch((thrown: unknown) => {
+      const error =
+        thrown instanceof HttpError
+          ? thrown
+          : thrown instanceof ThumbnailerError && UPLOAD_STATUS[thrown.code]
+            ? new HttpError(UPLOAD_STATUS[thrown.code] as number, thrown.code, thrown.message)
+            : undefined;
+      if (!error) {
+        const classified = classifyError(thrown);
+        deps.log.log('error', 'request failed', {
+          method: request.method,
+          url: request.url,
+          error: classified.message,
+        });
+      }
+      if (response.headersSent) {
+        response.destroy();
+        return;
+      }
+      const status = error?.status ?? 500;
+      // Over-limit bodies are not read to the end: close the connection rather than drain them.
+      if (status === 413) response.setHeader('Connection', 'close');
+      sendJson(response, status, {
+        error: { code: error?.code ?? 'INTERNAL', message: error?.message ?? 'internal error' },
+      });
+    });
+  };
+}
+
+async function handle(request: IncomingMessage, response: ServerResponse, deps: HttpDeps): Promise<void> {
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const route = url.pathname;
+  response.setHeader('X-Content-Type-Options', 'nosniff');
+  const method = request.method ?? 'GET';
+
+  if (method === 'GET' && route in STATIC_FILES) return sendStatic(response, deps, route);
+  if (method === 'GET' && route === '/vendor/thumbhash.js') {
+    return sendFile(
+      request,
+      response,
+      deps.thumbhashModule,
+      'text/javascript; charset=utf-8',
+      'public, max-age=3600',
+    );
+  }
+  if (method === 'GET' && route === '/healthz') {
+    const ok = await deps.healthy();
+    return sendJson(response, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable' });
+  }
+
+  authorize(request, url, deps.token);
+
+  if (route === '/metrics' && method === 'GET') {
+    response.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+    response.end(deps.metrics.render(deps.queue));
+    return;
+  }
+  if (route === '/api/images' && method === 'POST') return postImages(request, response, url, deps);
+  if (route === '/api/images' && method === 'GET') return listImages(response, url, deps);
+  if (route.startsWith('/api/images/') && method === 'GET') {
+    const key = keyFromPath(route.slice('/api/images/'.length));
+    const row = deps.queue.image(key);
+    if (!row) throw new HttpError(404, 'NOT_FOUND', `no image with key ${JSON.stringify(key)}`);
+    return sendJson(response, 200, await imageRecord(row, deps.queue, deps.thumbnails));
+  }
+  if (route === '/api/failures' && method === 'GET') {
+    const failures = deps.queue.deadLetters().map((job) => ({
+      id: job.id,
+      queue: job.queue,
+      key: job.key,
+      name: job.name,
+      code: job.errorCode,
+      message: job.errorMessage,
+      attempts: job.attempts,
+      firstReceivedAt: job.firstReceivedAt && new Date(job.firstReceivedAt).toISOString(),
+      lastReceivedAt: job.lastReceivedAt && new Date(job.lastReceivedAt).toISOString(),
+    }));
+    return sendJson(response, 200, { failures });
+  }
+  const retry = /^\/api\/failures\/(\d+)\/retry$/.exec(route);
+  if (retry && method === 'POST') {
+    const job = deps.queue.redrive(Number(retry[1]));
+    if (!job) throw new HttpError(404, 'NOT_FOUND', `no dead letter with id ${retry[1]}`);
+    deps.onWork();
+    deps.log.log('info', 'dead letter redriven', { queue: job.queue, key: job.key, failureId: job.id });
+    return sendJson(response, 202, { id: job.id, key: job.key, status: 'queued' });
+  }
+  if (method === 'GET' && route.startsWith('/thumbnails/'))
+    return getThumbnail(request, response, route, deps);
+  if (method === 'GET' && route.startsWith('/originals/')) return getOriginal(request, response, route, deps);
+  if (route.startsWith('/api/') || route.startsWith('/thumbnails/') || route.startsWith('/originals/')) {
+    throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${route}`);
+  }
+  throw new HttpError(404, 'NOT_FOUND', `nothing at ${route}`);
+}
+
+function authorize(request: IncomingMessage, url: URL, token: string | undefined): void {
+  if (!token) return;
+  const header = request.headers.authorization ?? '';
+  const given = header.startsWith('Bearer ') ? header.slice(7) : (url.searchParams.get('token') ?? '');
+  const [a, b] = [Buffer.from(given), Buffer.from(token)];
+  if (a.length !== b.length || !timingSafeEqual(a, b)) {
+    throw new HttpError(401, 'UNAUTHORIZED', 'a valid token is required (Authorization: Bearer <token>)');
+  }
+}
+
+/** A key from a URL path: each segment percent-decoded once, then checked like any key. */
+function keyFromPath(encoded: string): string {
+  let key: string;
+  try {
+    key = encoded.split('/').map(decodeURIComponent).join('/');
+  } catch {
+    throw new HttpError(400, 'INVALID_KEY', 'the key is not valid percent-encoding');
+  }
+  try {
+    return assertSafeKey(key);
+  } catch (error) {
+    throw new HttpError(400, 'INVALID_KEY', (error as Error).message);
+  }
+}
+
+async function postImages(request: IncomingMessage, response: ServerResponse, url: URL, deps: HttpDeps) {
+  const declared = Number(request.headers['content-length'] ?? Number.NaN);
+  // Multipart adds a little framing to the file; a body far over the limit is refused unread.
+  if (Number.isFinite(declared) && declared > deps.uploads.maxBytes + 64 * 1024) {
+    request.resume();
+    throw new HttpError(413, 'TOO_LARGE', `upload is over the limit of ${deps.uploads.maxBytes} bytes`);
+  }
+  const contentType = request.headers['content-type'] ?? '';
+  const received = contentType.startsWith('multipart/form-data')
+    ? await receiveMultipart(request, deps.uploads)
+    : await receiveRaw(request, url, deps.uploads);
+  let rows: Awaited<ReturnType<typeof commitUploads>>;
+  try {
+    rows = await commitUploads(received, deps.uploads);
+  } catch (error) {
+    await discardUploads(received);
+    throw error;
+  }
+  deps.onWork();
+  for (const row of rows) deps.log.log('info', 'upload accepted', { key: row.key, bytes: row.bytes });
+  sendJson(
+    response,
+    202,
+    rows.map((row) => ({ key: row.key, name: row.name, status: 'queued' })),
+  );
+}
+
+type Received = { temporary: string; upload: AcceptedUpload };
+
+async function receiveRaw(request: IncomingMessage, url: URL, uploads: UploadDeps): Promise<Received[]> {
+  const name = url.searchParams.get('name');
+  if (!name) throw new HttpError(400, 'BAD_REQUEST', 'a raw upload needs ?name=<file name>');
+  return [await receiveUpload(request, name, uploads)];
+}
+
+/** Every `file` part of a multipart body; all of them or, if one is refused, none. */
+function receiveMultipart(request: IncomingMessage, uploads: UploadDeps): Promise<Received[]> {
+  return new Promise((resolve, reject) => {
+    const received: Received[] = [];
+    const pending: Promise<void>[] = [];
+    let failure: unknown;
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: request.headers, limits: { fileSize: uploads.maxBytes + 1, files: 100 } });
+    } catch (error) {
+      reject(new HttpError(400, 'BAD_REQUEST', `bad multipart request: ${(error as Error).message}`));
+      return;
+    }
+    const fail = (error: unknown) => {
+      failure ??= error;
+      request.unpipe(parser);
+      request.resume();
+    };
+    parser.on('file', (field, stream: Readable, info) => {
+      if (field !== 'file' || failure) {
+        stream.resume();
+        return;
+      }
+      pending.push(
+        receiveUpload(stream, info.filename || 'upload', uploads).then(
+          (item) => {
+            received.push(item);
+          },
+          (error: unknown) => fail(error),
+        ),
+      );
+    });
+    parser.on('error', (error: Error) =>
+      fail(new HttpError(400, 'BAD_REQUEST', `bad multipart body: ${error.message}`)),
+    );
+    const finish = async () => {
+      await Promise.all(pending);
+      if (failure || received.length === 0) {
+        await discardUploads(received);
+        reject(failure ?? new HttpError(400, 'BAD_REQUEST', 'no file in field "file"'));
+      } else {
+        resolve(received);
+      }
+    };
+    parser.on('close', () => {
+      finish().catch(reject);
+    });
+    request.on('aborted', () => fail(new HttpError(400, 'BAD_REQUEST', 'the upload was aborted')));
+    request.pipe(parser);
+  });
+}
+
+async function listImages(response: ServerResponse, url: URL, deps: HttpDeps) {
+  const limitText = url.searchParams.get('limit') ?? '50';
+  const limit = Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 200) {
+    throw new HttpError(400, 'BAD_REQUEST', `limit must be a whole number from 1 to 200, got "${limitText}"`);
+  }
+  const cursorText = url.searchParams.get('cursor');
+  const cursor = cursorText ? Number(cursorText) : undefined;
+  if (cursor !== undefined && !Number.isInteger(cursor)) {
+    throw new HttpError(400, 'BAD_REQUEST', `cursor must come from a previous page's nextCursor`);
+  }
+  const rows = deps.queue.images(limit + 1, cursor);
+  const page = rows.slice(0, limit);
+  const images = await Promise.all(page.map((row) => imageRecord(row, deps.queue, deps.thumbnails)));
+  const last = page[page.length - 1];
+  sendJson(response, 200, { images, nextCursor: rows.length > limit && last ? String(last.seq) : null });
+}
+
+async function getThumbnail(
+  request: IncomingMessage,
+  response: ServerResponse,
+  route: string,
+  deps: HttpDeps,
+) {
+  const key = keyFromPath(route.slice('/thumbnails/'.length));
+  const extension = key.slice(key.lastIndexOf('.') + 1);
+  const type = EXTENSION_TYPES[extension];
+  const file = type ? await deps.thumbnails.get(key) : undefined;
+  if (!type || !file) throw new HttpError(404, 'NOT_FOUND', `no thumbnail ${JSON.stringify(key)}`);
+  // Upload keys are unique, so a rendition's content only changes when it is regenerated.
+  response.setHeader('Cache-Control', 'public, max-age=86400');
+  response.setHeader('ETag', file.etag);
+  if (request.headers['if-none-match'] === file.etag) {
+    response.writeHead(304).end();
+    return;
+  }
+  response.writeHead(200, { 'Content-Type': type, 'Content-Length': file.body.length });
+  response.end(file.body);
+}
+
+async function getOriginal(
+  request: IncomingMessage,
+  response: ServerResponse,
+  route: string,
+  deps: HttpDeps,
+) {
+  const key = keyFromPath(route.slice('/originals/'.length));
+  const row = deps.queue.image(key);
+  if (!row) throw new HttpError(404, 'NOT_FOUND', `no original ${JSON.stringify(key)}`);
+  // The type was detected from the bytes at upload; nosniff keeps browsers from guessing.
+  response.setHeader('Content-Disposition', `inline; filename*=UTF-8''${encodeURIComponent(row.name)}`);
+  return sendFile(
+    request,
+    response,
+    await deps.originals.pathOf(key),
+    row.mediaType,
+    'private, max-age=86400',
+    row.etag,
+  );
+}
+
+async function sendFile(
+  request: IncomingMessage,
+  response: ServerResponse,
+  file: string,
+  type: string,
+  cacheControl: string,
+  etag?: string,
+): Promise<void> {
+  const stats = await stat(file).catch(() => undefined);
+  if (!stats?.isFile()) throw new HttpError(404, 'NOT_FOUND', 'no such file');
+  const tag = etag ?? `"${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}"`;
+  response.setHeader('ETag', tag);
+  response.setHeader('Cache-Control', cacheControl);
+  if (request.headers['if-none-match'] === tag) {
+    response.writeHead(304).end();
+    return;
+  }
+  response.writeHead(200, { 'Content-Type': type, 'Content-Length': stats.size });
+  await new Promise<void>((resolve, reject) => {
+    createReadStream(file).on('error', reject).pipe(response).on('finish', resolve).on('error', reject);
+  });
+}
+
+async function sendStatic(response: ServerResponse, deps: HttpDeps, route: string): Promise<void> {
+  const { file, type } = STATIC_FILES[route] as { file: string; type: string };
+  const body = await readFile(path.join(deps.publicDir, file));
+  response.writeHead(200, {
+    'Content-Type': type,
+    'Cache-Control': 'no-cache',
+    // Everything the page needs is served from here: no CDN, no inline script.
+    'Content-Security-Policy':
+      "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'",
+  });
+  response.end(body);
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Cache-Control': 'no-store',
+  });
+  response.end(text);
+}

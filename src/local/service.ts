@@ -1,0 +1,187 @@
+import { existsSync } from 'node:fs';
+import { access, constants, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FolderStore } from '../adapters/folder-store.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, SqliteQueue } from '../adapters/sqlite-queue.js';
+import type { RenderOptions } from '../core/render.js';
+import { createHandler } from './http.js';
+import { Inbox } from './inbox.js';
+import { jsonLogger, type Logger } from './log.js';
+import { Metrics } from './metrics.js';
+import { LocalWorkers } from './workers.js';
+
+/**
+ * The local deployment, assembled: stores as folders under the data folder, queues in
+ * `queue.sqlite`, in-process workers, the HTTP API and page, and an optional watched folder.
+ */
+export interface LocalServiceOptions {
+  dataDir: string;
+  host: string;
+  port: number;
+  render: RenderOptions;
+  concurrency: number;
+  watchDir?: string;
+  token?: string;
+  retry?: Partial<RetryPolicy>;
+  log?: Logger;
+}
+
+export interface LocalService {
+  url: string;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+export const STORE_FOLDERS = ['originals', 'thumbnails', 'alt-text', 'failures'] as const;
+
+export async function startLocalService(options: LocalServiceOptions): Promise<LocalService> {
+  const log = options.log ?? jsonLogger();
+  const dataDir = path.resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const releaseLock = await lockDataDir(dataDir);
+  await Promise.all(STORE_FOLDERS.map((name) => mkdir(path.join(dataDir, name), { recursive: true })));
+  const [originals, thumbnails, , failures] = STORE_FOLDERS.map(
+    (name) => new FolderStore(path.join(dataDir, name)),
+  );
+  const queue = new SqliteQueue(path.join(dataDir, 'queue.sqlite'), {
+    ...DEFAULT_RETRY_POLICY,
+    ...options.retry,
+  });
+  // This process holds the data folder's lock: leases still held are from a process that died.
+  const released = queue.releaseAllLeases();
+  if (released > 0) log.log('warn', 'jobs of a previous run taken back', { jobs: released });
+
+  const metrics = new Metrics();
+  const workers = new LocalWorkers({
+    queue,
+    originals: originals as FolderStore,
+    thumbnails: thumbnails as FolderStore,
+    failures: failures as FolderStore,
+    render: options.render,
+    concurrency: options.concurrency,
+    log,
+    metrics,
+  });
+  const temporaryDir = path.join(dataDir, 'tmp');
+  await rm(temporaryDir, { recursive: true, force: true }); // half-received uploads of a crashed run
+  const uploads = {
+    originals: originals as FolderStore,
+    queue,
+    temporaryDir,
+    maxBytes: options.render.limits.maxInputBytes,
+    allowSvg: options.render.allowSvg,
+  };
+  const onWork = () => workers.wake();
+  const server = createServer(
+    createHandler({
+      queue,
+      originals: originals as FolderStore,
+      thumbnails: thumbnails as FolderStore,
+      uploads,
+      metrics,
+      log,
+      publicDir: path.join(packageRoot(), 'public'),
+      thumbhashModule: createRequire(import.meta.url).resolve('thumbhash'),
+      token: options.token,
+      onWork,
+      healthy: () => healthy(queue, dataDir),
+    }),
+  );
+  const inbox = options.watchDir
+    ? new Inbox(path.resolve(options.watchDir), { queue, uploads, log, onWork })
+    : undefined;
+  if (options.watchDir) await mkdir(options.watchDir, { recursive: true });
+
+  await listen(server, options.port, options.host);
+  workers.start();
+  inbox?.start();
+  const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    dataDir,
+    close: () => {
+      closing ??= (async () => {
+        await inbox?.stop();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await workers.stop();
+        queue.close();
+        await releaseLock();
+      })();
+      return closing;
+    },
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function healthy(queue: SqliteQueue, dataDir: string): Promise<boolean> {
+  try {
+    if (!queue.ping()) return false;
+    await Promise.all(STORE_FOLDERS.map((name) => access(path.join(dataDir, name), constants.W_OK)));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One service per data folder: a second one would take back the first one's leases. The lock
+ * file holds the owner's pid; a lock whose process is gone (kill -9) is taken over.
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const lock = path.join(dataDir, 'serve.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(lock, 'wx');
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return () => rm(lock, { force: true });
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EEXIST') throw error;
+      const owner = Number(await readFile(lock, 'utf8').catch(() => ''));
+      if (owner && owner !== process.pid && isAlive(owner)) {
+        throw new Error(`another thumbnailer (pid ${owner}) is serving ${dataDir}`);
+      }
+      await rm(lock, { force: true });
+    }
+  }
+  throw new Error(`could not lock ${dataDir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
+/** The folder holding package.json and public/, from src/, dist/ or the bundled dist/cli.js alike. */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!(existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'public')))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the thumbnailer package folder (with public/)');
+    dir = up;
+  }
+  return dir;
+}

@@ -1,0 +1,126 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FolderStore } from '../adapters/folder-store.js';
+import type { ImageRow, SqliteQueue } from '../adapters/sqlite-queue.js';
+import { NotAnImageError, TooLargeError, UnsupportedFormatError } from '../core/errors.js';
+import { type DetectedFormat, detectFormat, SNIFF_BYTES } from '../core/formats.js';
+import { uploadKey } from '../core/keys.js';
+
+/**
+ * Accepting an upload: stream it to a temporary file while counting bytes, hashing, and
+ * sniffing its first bytes; refuse it as soon as it is over the limit or its first bytes are
+ * no image we can decode; then move it into the originals store and record it with its jobs.
+ * A refused upload leaves nothing behind.
+ */
+export interface UploadDeps {
+  originals: FolderStore;
+  queue: SqliteQueue;
+  /** Where uploads are written until accepted (same filesystem as the originals). */
+  temporaryDir: string;
+  maxBytes: number;
+  allowSvg: boolean;
+  now?: () => Date;
+}
+
+export interface AcceptedUpload {
+  key: string;
+  name: string;
+  bytes: number;
+  etag: string;
+  mediaType: string;
+}
+
+/** Streams `body` to a temporary file; resolves with what is needed to record it. */
+export async function receiveUpload(
+  body: Readable,
+  fileName: string,
+  deps: UploadDeps,
+): Promise<{ temporary: string; upload: AcceptedUpload }> {
+  const now = deps.now?.() ?? new Date();
+  const key = uploadKey(fileName, now, randomBytes(5).toString('hex'));
+  await mkdir(deps.temporaryDir, { recursive: true });
+  const temporary = path.join(deps.temporaryDir, `${randomBytes(8).toString('hex')}.upload`);
+  const hash = createHash('md5');
+  let bytes = 0;
+  let head = Buffer.alloc(0);
+  let detected: DetectedFormat | undefined;
+  const inspect = async function* (source: AsyncIterable<Buffer>) {
+    for await (const chunk of source) {
+      bytes += chunk.length;
+      if (bytes > deps.maxBytes) {
+        throw new TooLargeError(`upload is over the limit of ${deps.maxBytes} bytes`);
+      }
+      if (!detected && head.length < SNIFF_BYTES) {
+        head = Buffer.concat([head, chunk]);
+        detected = checkHead(head, head.length >= SNIFF_BYTES, deps.allowSvg);
+      }
+      hash.update(chunk);
+      yield chunk;
+    }
+    detected ??= checkHead(head, true, deps.allowSvg);
+  };
+  try {
+    await pipeline(body, inspect, createWriteStream(temporary, { flags: 'wx' }));
+  } catch (error) {
+    await rm(temporary, { force: true });
+    body.resume(); // drain what the client still sends; the response says why
+    throw error;
+  }
+  const format = detected as DetectedFormat;
+  return {
+    temporary,
+    upload: {
+      key,
+      name: key.slice(key.lastIndexOf('/') + 1),
+      bytes,
+      etag: `"${hash.digest('hex')}"`,
+      mediaType: format.mediaType,
+    },
+  };
+}
+
+/** Moves received uploads into the originals store and records them with their jobs. */
+export async function commitUploads(
+  received: readonly { temporary: string; upload: AcceptedUpload }[],
+  deps: UploadDeps,
+): Promise<ImageRow[]> {
+  const rows: ImageRow[] = [];
+  for (const { temporary, upload } of received) {
+    // The file first, then the record: a crash in between leaves an unrecorded original, never
+    // a job without its original.
+    await deps.originals.adopt(upload.key, temporary);
+    rows.push(deps.queue.recordUpload(upload));
+  }
+  return rows;
+}
+
+export async function discardUploads(received: readonly { temporary: string }[]): Promise<void> {
+  await Promise.all(received.map(({ temporary }) => rm(temporary, { force: true })));
+}
+
+/**
+ * Decides from the first bytes whether an upload can be an image we decode. Returns undefined
+ * while more bytes are needed (only SVG text may need them), throws when the answer is no.
+ */
+function checkHead(head: Buffer, complete: boolean, allowSvg: boolean): DetectedFormat | undefined {
+  if (head.length === 0 && complete) throw new NotAnImageError('not an image: the upload is empty');
+  const detected = detectFormat(head);
+  if (!detected) {
+    // Only SVG (text) can need more than the first 16 bytes to be recognised.
+    if (!complete && (head.length < 16 || couldBeSvg(head))) return undefined;
+    throw new NotAnImageError('not an image: the bytes match no known image format');
+  }
+  if (detected.decoder === 'none') throw new UnsupportedFormatError(detected.format);
+  if (detected.format === 'svg' && !allowSvg) {
+    throw new UnsupportedFormatError('svg', 'SVG input is off; enable it with the `svg` option');
+  }
+  return detected;
+}
+
+function couldBeSvg(head: Buffer): boolean {
+  return /^(\uFEFF)?\s*</.test(head.subarray(0, 64).toString('utf8'));
+}
