@@ -98,8 +98,8 @@ export function createHandler(deps: HttpDeps): (request: IncomingMessage, respon
         return;
       }
       const status = error?.status ?? 500;
-      // Over-limit bodies are not read to the end: close the connection rather than drain them.
-      if (status === 413) response.setHeader('Connection', 'close');
+      // A refused upload's body is not read to the end: close the connection after answering.
+      if (!request.complete) response.setHeader('Connection', 'close');
       sendJson(response, status, {
         error: { code: error?.code ?? 'INTERNAL', message: error?.message ?? 'internal error' },
       });
@@ -234,24 +234,40 @@ async function receiveRaw(request: IncomingMessage, url: URL, uploads: UploadDep
   return [await receiveUpload(request, name, uploads)];
 }
 
-/** Every `file` part of a multipart body; all of them or, if one is refused, none. */
+/**
+ * Every `file` part of a multipart body; all of them or, if one is refused, none. A refusal
+ * answers at once: the rest of the body is not read, the connection is closed after the answer.
+ */
 function receiveMultipart(request: IncomingMessage, uploads: UploadDeps): Promise<Received[]> {
   return new Promise((resolve, reject) => {
     const received: Received[] = [];
     const pending: Promise<void>[] = [];
     let failure: unknown;
+    let settled = false;
+    const settle = async () => {
+      if (settled) return;
+      settled = true;
+      await Promise.allSettled(pending);
+      if (failure || received.length === 0) {
+        await discardUploads(received);
+        reject(failure ?? new HttpError(400, 'BAD_REQUEST', 'no file in field "file"'));
+      } else {
+        resolve(received);
+      }
+    };
+    const fail = (error: unknown) => {
+      failure ??= error;
+      request.unpipe();
+      request.resume();
+      settle().catch(reject);
+    };
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: request.headers, limits: { fileSize: uploads.maxBytes + 1, files: 100 } });
+      parser = busboy({ headers: request.headers, limits: { files: 100 } });
     } catch (error) {
       reject(new HttpError(400, 'BAD_REQUEST', `bad multipart request: ${(error as Error).message}`));
       return;
     }
-    const fail = (error: unknown) => {
-      failure ??= error;
-      request.unpipe(parser);
-      request.resume();
-    };
     parser.on('file', (field, stream: Readable, info) => {
       if (field !== 'file' || failure) {
         stream.resume();
@@ -269,17 +285,8 @@ function receiveMultipart(request: IncomingMessage, uploads: UploadDeps): Promis
     parser.on('error', (error: Error) =>
       fail(new HttpError(400, 'BAD_REQUEST', `bad multipart body: ${error.message}`)),
     );
-    const finish = async () => {
-      await Promise.all(pending);
-      if (failure || received.length === 0) {
-        await discardUploads(received);
-        reject(failure ?? new HttpError(400, 'BAD_REQUEST', 'no file in field "file"'));
-      } else {
-        resolve(received);
-      }
-    };
     parser.on('close', () => {
-      finish().catch(reject);
+      settle().catch(reject);
     });
     request.on('aborted', () => fail(new HttpError(400, 'BAD_REQUEST', 'the upload was aborted')));
     request.pipe(parser);

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { FolderStore } from '../adapters/folder-store.js';
 import type { ImageRow, SqliteQueue } from '../adapters/sqlite-queue.js';
 import { NotAnImageError, TooLargeError, UnsupportedFormatError } from '../core/errors.js';
@@ -48,26 +48,29 @@ export async function receiveUpload(
   let bytes = 0;
   let head = Buffer.alloc(0);
   let detected: DetectedFormat | undefined;
-  const inspect = async function* (source: AsyncIterable<Buffer>) {
-    for await (const chunk of source) {
+  const output = createWriteStream(temporary, { flags: 'wx' });
+  try {
+    // Not pipeline(): on a refusal it would destroy the request, and with it the socket the
+    // 413/415 answer must go out on.
+    for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       bytes += chunk.length;
-      if (bytes > deps.maxBytes) {
+      if (bytes > deps.maxBytes)
         throw new TooLargeError(`upload is over the limit of ${deps.maxBytes} bytes`);
-      }
       if (!detected && head.length < SNIFF_BYTES) {
         head = Buffer.concat([head, chunk]);
         detected = checkHead(head, head.length >= SNIFF_BYTES, deps.allowSvg);
       }
       hash.update(chunk);
-      yield chunk;
+      if (!output.write(chunk)) await once(output, 'drain');
     }
     detected ??= checkHead(head, true, deps.allowSvg);
-  };
-  try {
-    await pipeline(body, inspect, createWriteStream(temporary, { flags: 'wx' }));
+    await new Promise<void>((resolve, reject) =>
+      output.end((error?: Error | null) => (error ? reject(error) : resolve())),
+    );
   } catch (error) {
+    output.destroy();
     await rm(temporary, { force: true });
-    body.resume(); // drain what the client still sends; the response says why
+    body.resume(); // let the rest of the body go by unread; the response says why
     throw error;
   }
   const format = detected as DetectedFormat;
