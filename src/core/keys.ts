@@ -37,14 +37,22 @@ export function manifestKey(sourceKey: string): string {
 
 /**
  * What remains of a client's file name once it is only a name: the last path segment, without
- * control characters, trimmed, at most 200 UTF-8 bytes; `upload` when nothing is left. Names
+ * control characters, trimmed, at most 200 UTF-8 bytes (extension kept); `upload` when nothing
+ * is left. Names
  * like `.` or `..` never survive.
  */
 export function sanitizeFileName(name: string): string {
   const last = name.split(/[/\\]/).pop() ?? '';
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we strip
   let clean = last.replace(/[\u0000-\u001f\u007f]/g, '').trim();
-  while (Buffer.byteLength(clean, 'utf8') > 200) clean = [...clean].slice(0, -1).join('');
+  if (Buffer.byteLength(clean, 'utf8') > 200) {
+    // Shorten the stem, keep the extension: `very-long….jpg`.
+    const dot = clean.lastIndexOf('.');
+    const extension = dot > 0 && clean.length - dot <= 10 ? clean.slice(dot) : '';
+    let stem = [...clean.slice(0, clean.length - extension.length)];
+    while (Buffer.byteLength(stem.join('') + extension, 'utf8') > 200) stem = stem.slice(0, -1);
+    clean = stem.join('') + extension;
+  }
   return clean === '' || clean === '.' || clean === '..' ? 'upload' : clean;
 }
 

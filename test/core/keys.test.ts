@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidKeyError } from '../../src/core/errors.js';
-import { assertSafeKey, manifestKey, renditionKey } from '../../src/core/keys.js';
+import {
+  assertSafeKey,
+  manifestKey,
+  renditionKey,
+  sanitizeFileName,
+  uploadKey,
+} from '../../src/core/keys.js';
 
 describe('keys', () => {
   it('renditions and the manifest live in a folder named by the whole source key', () => {
@@ -33,5 +39,33 @@ describe('keys', () => {
   ])('refuses %j', (key, message) => {
     expect(() => assertSafeKey(key)).toThrow(InvalidKeyError);
     expect(() => assertSafeKey(key)).toThrow(message);
+  });
+});
+
+describe('upload keys', () => {
+  it('partition by UTC date and a unique id, keeping only a safe file name', () => {
+    const date = new Date('2026-03-04T23:59:00Z');
+    expect(uploadKey('cat.jpg', date, 'ab12cd34')).toBe('uploads/2026/03/04/ab12cd34/cat.jpg');
+    expect(uploadKey('été 1.heic', date, 'x')).toBe('uploads/2026/03/04/x/été 1.heic');
+  });
+
+  it.each([
+    ['../../etc/passwd', 'passwd'],
+    ['/abs/path/a.jpg', 'a.jpg'],
+    ['C:\\\\Users\\\\me\\\\b.png', 'b.png'],
+    ['bad\u0000na\nme.jpg', 'badname.jpg'],
+    ['  spaced.jpg  ', 'spaced.jpg'],
+    ['..', 'upload'],
+    ['', 'upload'],
+    ['dir/', 'upload'],
+  ])('%j becomes %j', (name, expected) => {
+    expect(sanitizeFileName(name)).toBe(expected);
+    expect(() => uploadKey(name, new Date(), 'id')).not.toThrow();
+  });
+
+  it('caps a name at 200 UTF-8 bytes without splitting a character, keeping the extension', () => {
+    const long = sanitizeFileName(`${'é'.repeat(150)}.jpg`);
+    expect(Buffer.byteLength(long, 'utf8')).toBeLessThanOrEqual(200);
+    expect(long).toMatch(/^é+\.jpg$/);
   });
 });
