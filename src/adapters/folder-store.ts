@@ -66,7 +66,11 @@ export class FolderStore implements ObjectStore {
     const file = path.join(this.root, ...key.split('/'));
     const parent = path.dirname(file);
     this.realRoot ??= mkdir(this.root, { recursive: true }).then(() => realpath(this.root));
-    const root = await this.realRoot;
+    const root = await this.realRoot.catch((error: unknown) => {
+      // Not cached: a root that is broken now (not a folder, a full disk) may be repaired later.
+      this.realRoot = undefined;
+      throw error;
+    });
     // Check before mkdir, so that a symlinked folder cannot make us create anything outside.
     // Reads also resolve the file itself: a symlinked file must not leak one from outside.
     const landing = await nearestExistingRealpath(create ? parent : file);

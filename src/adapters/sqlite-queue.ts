@@ -216,6 +216,13 @@ export class SqliteQueue {
     return dead ? 'dead' : 'queued';
   }
 
+  /** Jobs leased right now: at start-up, the work a process that is gone left half done. */
+  leasedJobs(): JobRow[] {
+    return (
+      this.db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE state = 'leased' ORDER BY id`).all() as JobRow[]
+    ).map(normalise);
+  }
+
   /** After a crash: every job leased by a process that is gone is due again, now. */
   releaseAllLeases(): number {
     return this.db

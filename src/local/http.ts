@@ -98,13 +98,24 @@ export function createHandler(deps: HttpDeps): (request: IncomingMessage, respon
         return;
       }
       const status = error?.status ?? 500;
-      // A refused upload's body is not read to the end: close the connection after answering.
-      if (!request.complete) response.setHeader('Connection', 'close');
+      // A refused upload's body is not read to the end. Closing right after the answer, with the
+      // client still sending, resets the connection (unread data: RST) and the client may never
+      // see the answer: drop what keeps coming for a moment, then close.
+      if (!request.complete) lingerThenClose(request, response);
       sendJson(response, status, {
         error: { code: error?.code ?? 'INTERNAL', message: error?.message ?? 'internal error' },
       });
     });
   };
+}
+
+function lingerThenClose(request: IncomingMessage, response: ServerResponse): void {
+  request.resume();
+  response.once('finish', () => {
+    if (request.complete) return;
+    const timer = setTimeout(() => request.socket.destroy(), 2000).unref();
+    request.once('end', () => clearTimeout(timer));
+  });
 }
 
 async function handle(request: IncomingMessage, response: ServerResponse, deps: HttpDeps): Promise<void> {
@@ -259,24 +270,33 @@ function receiveMultipart(request: IncomingMessage, uploads: UploadDeps): Promis
       failure ??= error;
       request.unpipe();
       request.resume();
+      // Unpiped, the parser never reaches the end of the body: destroy it, which also ends a
+      // file part still in progress, so that every pending receive settles.
+      parser.destroy();
       settle().catch(reject);
     };
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: request.headers, limits: { files: 100 } });
+      // Browsers send file names as raw UTF-8: busboy's default (latin1) would garble `été.jpg`.
+      parser = busboy({ headers: request.headers, limits: { files: 100 }, defParamCharset: 'utf8' });
     } catch (error) {
       reject(new HttpError(400, 'BAD_REQUEST', `bad multipart request: ${(error as Error).message}`));
       return;
     }
     parser.on('file', (field, stream: Readable, info) => {
+      // Destroying the parser errors the part in progress, which may be one nobody reads any
+      // more: its error reaches us through receiveUpload or the parser, never as uncaught.
+      stream.on('error', () => {});
       if (field !== 'file' || failure) {
         stream.resume();
         return;
       }
+      // Answers in the order of the parts, whichever is received first: a client maps them back.
+      const slot = pending.length;
       pending.push(
         receiveUpload(stream, info.filename || 'upload', uploads).then(
           (item) => {
-            received.push(item);
+            received[slot] = item;
           },
           (error: unknown) => fail(error),
         ),

@@ -1,8 +1,9 @@
 import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SqliteQueue } from '../adapters/sqlite-queue.js';
 import { classifyError } from '../core/errors.js';
+import { detectFormat } from '../core/formats.js';
 import type { Logger } from './log.js';
 import { discardUploads, receiveUpload, type UploadDeps } from './uploads.js';
 
@@ -60,6 +61,10 @@ export class Inbox {
       this.lastSeen.set(file, signature);
       if (previous !== signature) continue; // new or still changing: look again next scan
       if (this.deps.queue.inboxSeen(file, info.size, Math.floor(info.mtimeMs))) continue;
+      // A copy that stalls for a few scans holds still too: wait while the image is visibly cut
+      // short, but not forever (a truly truncated file must end with a failure record).
+      if (Date.now() - info.mtimeMs < INCOMPLETE_GRACE_MS && !(await looksComplete(file, info.size)))
+        continue;
       await this.ingest(file, info.size, Math.floor(info.mtimeMs));
     }
   }
@@ -83,6 +88,62 @@ export class Inbox {
       this.deps.queue.recordInboxRefusal({ path: file, size, mtimeMs });
       this.deps.log.log('warn', 'inbox file refused', { file, code: error.code, error: error.message });
     }
+  }
+}
+
+/** How long a file that looks cut short must hold still before it is ingested anyway. */
+const INCOMPLETE_GRACE_MS = 30_000;
+
+/**
+ * Whether an image file has its end, by the structure of its format: JPEG ends with EOI, PNG
+ * with IEND, GIF with its trailer; WebP, BMP and HEIF/AVIF say how long they are. Other
+ * formats (and unreadable files: ingest reports them) count as complete.
+ */
+async function looksComplete(file: string, size: number): Promise<boolean> {
+  const handle = await open(file, 'r').catch(() => undefined);
+  if (!handle) return true;
+  try {
+    const read = async (position: number, length: number) => {
+      const buffer = Buffer.alloc(Math.max(0, Math.min(length, size - position)));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      return buffer.subarray(0, bytesRead);
+    };
+    const head = await read(0, 32);
+    switch (detectFormat(head)?.format) {
+      case 'jpeg': {
+        const tail = await read(Math.max(0, size - 64), 64);
+        let end = tail.length;
+        while (end > 0 && tail[end - 1] === 0) end -= 1; // zero padding after EOI
+        return tail[end - 2] === 0xff && tail[end - 1] === 0xd9;
+      }
+      case 'png':
+        return (await read(Math.max(0, size - 8), 8)).equals(Buffer.from('49454e44ae426082', 'hex'));
+      case 'gif':
+        return (await read(size - 1, 1))[0] === 0x3b;
+      case 'webp':
+        return head.readUInt32LE(4) + 8 <= size;
+      case 'bmp':
+        return head.readUInt32LE(2) <= size;
+      case 'heic':
+      case 'avif': {
+        // Top-level boxes must tile the file exactly.
+        let offset = 0;
+        for (let boxes = 0; offset < size && boxes < 10_000; boxes++) {
+          const box = await read(offset, 16);
+          if (box.length < 8) return false;
+          const small = box.readUInt32BE(0);
+          if (small === 0) return true; // the last box runs to the end of the file
+          const length = small === 1 && box.length === 16 ? Number(box.readBigUInt64BE(8)) : small;
+          if (length < 8) return true; // malformed: let the decoder say so
+          offset += length;
+        }
+        return offset === size;
+      }
+      default:
+        return true;
+    }
+  } finally {
+    await handle.close();
   }
 }
 

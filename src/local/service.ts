@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { access, constants, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { access, constants, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -51,7 +51,10 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     ...DEFAULT_RETRY_POLICY,
     ...options.retry,
   });
-  // This process holds the data folder's lock: leases still held are from a process that died.
+  // This process holds the data folder's lock: leases still held are from a process that died,
+  // perhaps in the middle of writing an output. Its temporary files go first, then its leases.
+  const removed = await removeInterruptedWrites(queue, thumbnails as FolderStore, failures as FolderStore);
+  if (removed > 0) log.log('warn', 'temporary files of a previous run removed', { files: removed });
   const released = queue.releaseAllLeases();
   if (released > 0) log.log('warn', 'jobs of a previous run taken back', { jobs: released });
 
@@ -96,7 +99,12 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     : undefined;
   if (options.watchDir) await mkdir(options.watchDir, { recursive: true });
 
-  await listen(server, options.port, options.host);
+  await listen(server, options.port, options.host).catch(async (error: unknown) => {
+    // Port in use, no permission: leave the data folder as we found it, unlocked.
+    queue.close();
+    await releaseLock();
+    throw error;
+  });
   workers.start();
   inbox?.start();
   const { port } = server.address() as AddressInfo;
@@ -110,7 +118,12 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       closing ??= (async () => {
         await inbox?.stop();
         await new Promise<void>((resolve) => {
-          server.close(() => resolve());
+          // Requests in flight get a moment to finish; a stalled client must not hold up the stop.
+          const force = setTimeout(() => server.closeAllConnections(), 2000);
+          server.close(() => {
+            clearTimeout(force);
+            resolve();
+          });
           server.closeIdleConnections();
         });
         await workers.stop();
@@ -135,12 +148,60 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 async function healthy(queue: SqliteQueue, dataDir: string): Promise<boolean> {
   try {
     if (!queue.ping()) return false;
-    await Promise.all(STORE_FOLDERS.map((name) => access(path.join(dataDir, name), constants.W_OK)));
+    await Promise.all(
+      STORE_FOLDERS.map(async (name) => {
+        const folder = path.join(dataDir, name);
+        // access() alone passes for a regular file in the folder's place (and for root, always).
+        if (!(await stat(folder)).isDirectory()) throw new Error(`${folder} is not a folder`);
+        await access(folder, constants.W_OK);
+      }),
+    );
     return true;
   } catch {
     return false;
   }
 }
+
+/** The temporary file FolderStore.put writes beside an object before renaming it into place. */
+const TEMPORARY_FILE = /^\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp$/;
+
+/**
+ * A process killed in the middle of FolderStore.put leaves its temporary file beside the object
+ * it was writing, and nothing would ever remove it. Only two kinds of write can have been cut
+ * short: the outputs of a thumbnail job it held (`K/` in the thumbnails store) and a failure
+ * record it had not marked written (`<queue>/K.json`). Runs at start-up, before any worker
+ * writes, so every such file found there is an orphan. Returns how many were removed.
+ */
+async function removeInterruptedWrites(
+  queue: SqliteQueue,
+  thumbnails: FolderStore,
+  failures: FolderStore,
+): Promise<number> {
+  const folders = new Set<string>();
+  const add = async (folder: () => Promise<string>) => {
+    // A key the store refuses has nothing in it to clean.
+    folders.add(await folder().catch(() => ''));
+  };
+  for (const job of queue.leasedJobs()) {
+    if (job.queue === 'thumbnail') await add(() => thumbnails.pathOf(job.key));
+  }
+  for (const job of queue.unrecordedDeadLetters(1_000_000)) {
+    await add(async () => path.dirname(await failures.pathOf(`${job.queue}/${job.key}.json`)));
+  }
+  folders.delete('');
+  let removed = 0;
+  for (const folder of folders) {
+    const names = await readdir(folder).catch(() => [] as string[]);
+    for (const name of names.filter((entry) => TEMPORARY_FILE.test(entry))) {
+      await rm(path.join(folder, name), { force: true });
+      removed += 1;
+    }
+  }
+  return removed;
+}
+
+/** The data folders locked by services of this process. */
+const lockedHere = new Set<string>();
 
 /**
  * One service per data folder: a second one would take back the first one's leases. The lock
@@ -148,12 +209,19 @@ async function healthy(queue: SqliteQueue, dataDir: string): Promise<boolean> {
  */
 async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   const lock = path.join(dataDir, 'serve.lock');
+  // A lock file with our own pid is stale (a pid reused after a crash, as pid 1 in containers)
+  // unless a service of this very process holds it.
+  if (lockedHere.has(dataDir)) throw new Error(`another thumbnailer (this process) is serving ${dataDir}`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await open(lock, 'wx');
       await handle.writeFile(String(process.pid));
       await handle.close();
-      return () => rm(lock, { force: true });
+      lockedHere.add(dataDir);
+      return async () => {
+        await rm(lock, { force: true });
+        lockedHere.delete(dataDir);
+      };
     } catch (error) {
       if ((error as { code?: string }).code !== 'EEXIST') throw error;
       const owner = Number(await readFile(lock, 'utf8').catch(() => ''));

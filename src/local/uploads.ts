@@ -49,6 +49,11 @@ export async function receiveUpload(
   let head = Buffer.alloc(0);
   let detected: DetectedFormat | undefined;
   const output = createWriteStream(temporary, { flags: 'wx' });
+  // Without a listener, a write error (or one still in flight when we give up) would be uncaught.
+  let writeError: Error | undefined;
+  output.on('error', (error) => {
+    writeError ??= error;
+  });
   try {
     // Not pipeline(): on a refusal it would destroy the request, and with it the socket the
     // 413/415 answer must go out on.
@@ -61,6 +66,7 @@ export async function receiveUpload(
         detected = checkHead(head, head.length >= SNIFF_BYTES, deps.allowSvg);
       }
       hash.update(chunk);
+      if (writeError) throw writeError;
       if (!output.write(chunk)) await once(output, 'drain');
     }
     detected ??= checkHead(head, true, deps.allowSvg);
@@ -68,7 +74,13 @@ export async function receiveUpload(
       output.end((error?: Error | null) => (error ? reject(error) : resolve())),
     );
   } catch (error) {
-    output.destroy();
+    // The file is opened asynchronously: remove it only once the stream is closed, or an open
+    // still in progress would create it after the rm.
+    if (!output.closed) {
+      const closed = new Promise<void>((resolve) => output.once('close', () => resolve()));
+      output.destroy();
+      await closed;
+    }
     await rm(temporary, { force: true });
     body.resume(); // let the rest of the body go by unread; the response says why
     throw error;

@@ -1,6 +1,6 @@
 // The web page, end to end: the real `thumbnailer serve` (built bundle, child process) driven by
 // Debian's Chromium through playwright-core. Run by `npm run test:browser`, not by `npm test`.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -106,8 +106,7 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set THUMBNAILER_CHROMIUM)`);
   }
-  // The server under test is the one that ships (the bundle): build it from the current sources.
-  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: REPO, stdio: 'pipe' });
+  // The server under test is the bundle that ships, built by test/global-setup.ts.
   [browser, server] = await Promise.all([
     chromium.launch({
       executablePath: CHROMIUM,

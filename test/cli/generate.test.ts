@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -99,8 +99,7 @@ async function expectManifestMatchesFiles(out: string, manifest: Manifest): Prom
 let workspace: string;
 
 beforeAll(async () => {
-  // The CLI under test is the one that ships (the bundle): build it from the current sources.
-  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: REPO, stdio: 'pipe' });
+  // The CLI under test is the bundle that ships, built by test/global-setup.ts.
   workspace = await realpath(await mkdtemp(path.join(tmpdir(), 'thumbnailer-cli-')));
 });
 

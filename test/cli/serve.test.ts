@@ -1,0 +1,173 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fixtures } from '../fixtures.js';
+import { tempDir, uploadFixtures, waitFor, waitForStatus } from '../helpers/local-service.js';
+
+/** `thumbnailer serve` as shipped: the bundled CLI in a child process. */
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = path.join(REPO, 'dist', 'cli.js');
+
+interface Served {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const children = new Set<ChildProcess>();
+
+/** The environment without THUMBNAILER_* variables, so that only the flags given count. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('THUMBNAILER_')));
+}
+
+function run(args: string[], cwd: string): Served {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** The first stdout line, parsed, once the service printed it. */
+async function listening(served: Served): Promise<{ event: string; url: string; data: string }> {
+  const line = await waitFor(
+    () => {
+      if (served.child.exitCode !== null) throw new Error(`serve exited: ${served.stderr()}`);
+      const text = served.stdout();
+      return text.includes('\n') ? text.slice(0, text.indexOf('\n')) : undefined;
+    },
+    20_000,
+    'the "listening" line',
+  );
+  return JSON.parse(line);
+}
+
+describe('thumbnailer serve', () => {
+  let root: string;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    // dist/cli.js is built once for all test files by test/global-setup.ts: a build here could
+    // rewrite the bundle while another file's test is starting it.
+    ({ dir: root, cleanup } = await tempDir('serve'));
+  });
+  afterEach(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await waitFor(() => children.size === 0, 10_000, 'children gone');
+  });
+  afterAll(async () => {
+    await cleanup?.();
+  });
+
+  it('prints where it listens, serves uploads, and stops cleanly on SIGTERM', async () => {
+    const data = path.join(root, 'data');
+    const served = run(['serve', '--data', data, '--port', '0'], root);
+    const ready = await listening(served);
+    expect(ready).toEqual({
+      event: 'listening',
+      url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      data,
+    });
+    expect(Number(new URL(ready.url).port)).toBeGreaterThan(0);
+    expect(existsSync(path.join(data, 'serve.lock'))).toBe(true);
+
+    const [item] = await uploadFixtures(ready, [{ path: fixtures.photo.branches }]);
+    const record = await waitForStatus(ready, item?.key as string, ['done', 'failed']);
+    expect(record.status).toBe('done');
+    expect(existsSync(path.join(data, 'thumbnails', item?.key as string, 'manifest.json'))).toBe(true);
+
+    served.child.kill('SIGTERM');
+    expect(await served.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(path.join(data, 'serve.lock'))).toBe(false);
+    // Logs are JSON lines on stderr, with the key of the image where there is one.
+    const logs = served
+      .stderr()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: string; message: string; key?: string });
+    expect(logs).toContainEqual(expect.objectContaining({ message: 'upload accepted', key: item?.key }));
+    expect(logs).toContainEqual(expect.objectContaining({ message: 'stopping', signal: 'SIGTERM' }));
+    // stdout holds the one line, nothing else.
+    expect(served.stdout().trim().split('\n')).toHaveLength(1);
+  });
+
+  it('--port abc is a usage error: exit 2 with a message', async () => {
+    const served = run(['serve', '--data', path.join(root, 'bad-port'), '--port', 'abc'], root);
+    expect(await served.exited).toEqual({ code: 2, signal: null });
+    expect(served.stderr()).toContain('--port must be a whole number from 0 to 65535, got "abc"');
+    expect(served.stdout()).toBe('');
+    expect(existsSync(path.join(root, 'bad-port'))).toBe(false);
+  });
+
+  it('an unknown flag is a usage error too', async () => {
+    const served = run(['serve', '--data', path.join(root, 'bad-flag'), '--prot', '0'], root);
+    expect(await served.exited).toEqual({ code: 2, signal: null });
+    expect(served.stderr()).toMatch(/--prot/);
+  });
+
+  it('--host 0.0.0.0 without a token prints a loud warning on stderr; with a token it does not', async () => {
+    const open = run(['serve', '--data', path.join(root, 'open'), '--port', '0', '--host', '0.0.0.0'], root);
+    await waitFor(() => open.stderr().includes('WARNING'), 20_000, 'the warning');
+    expect(open.stderr()).toMatch(
+      /WARNING: serving on 0\.0\.0\.0, reachable from other machines, WITHOUT a token/,
+    );
+    expect(open.stderr()).toMatch(/--token|THUMBNAILER_TOKEN/);
+    await listening(open);
+    open.child.kill('SIGTERM');
+    expect((await open.exited).code).toBe(0);
+
+    const guarded = run(
+      [
+        'serve',
+        '--data',
+        path.join(root, 'guarded'),
+        '--port',
+        '0',
+        '--host',
+        '0.0.0.0',
+        '--token',
+        's3cret',
+      ],
+      root,
+    );
+    const ready = await listening(guarded);
+    const port = new URL(ready.url).port;
+    const unauthorised = await fetch(`http://127.0.0.1:${port}/api/images`);
+    expect(unauthorised.status).toBe(401);
+    await unauthorised.arrayBuffer();
+    expect(guarded.stderr()).not.toContain('WARNING');
+    guarded.child.kill('SIGTERM');
+    expect((await guarded.exited).code).toBe(0);
+  });
+
+  it('a second serve on the same data folder fails while the first runs', async () => {
+    const data = path.join(root, 'shared');
+    const first = run(['serve', '--data', data, '--port', '0'], root);
+    await listening(first);
+    const second = run(['serve', '--data', data, '--port', '0'], root);
+    expect(await second.exited).toEqual({ code: 1, signal: null });
+    expect(second.stderr()).toMatch(/another thumbnailer \(pid \d+\) is serving/);
+    first.child.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+  });
+});
