@@ -198,7 +198,8 @@ describe('the web page', () => {
     );
     expect(await computed(uploadButton, 'outlineStyle')).not.toBe('none');
     const chooser = page.waitForEvent('filechooser');
-    await page.keyboard.press('Enter');
+    // Pressed on the button itself: a gallery refresh between Tab and Enter must not matter.
+    await uploadButton.press('Enter');
     const photos = [fixtures.photo.branches, fixtures.photo.dune, fixtures.formats.pngPalette];
     const names = photos.map((file) => path.basename(file));
     await (await chooser).setFiles(photos);
@@ -288,17 +289,12 @@ describe('the web page', () => {
         /^\/api\/failures\/\d+\/retry$/.test(new URL(response.url()).pathname) &&
         response.request().method() === 'POST',
     );
-    const sawQueued = page.waitForSelector('tr[data-retry="queued"]', { state: 'attached' });
-    const sawBadgeQueued = page.waitForSelector(
-      `.gallery__item[data-key$="/${hostileName}"] .badge[data-status="queued"]`,
-      { state: 'attached' },
-    );
+    // (The queued state itself is not awaited: a corrupt file fails again within milliseconds,
+    // and a state that short may never be painted.)
     await row.getByRole('button', { name: `Retry ${hostileName}` }).click();
     const response = await retried;
     expect(response.status()).toBe(202);
     expect(await response.json()).toMatchObject({ status: 'queued' });
-    await sawQueued;
-    await sawBadgeQueued;
     await page
       .locator('#announcer', { hasText: `Retry of ${hostileName} queued` })
       .waitFor({ state: 'attached' });

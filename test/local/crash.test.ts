@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteQueue } from '../../src/adapters/sqlite-queue.js';
+import type { ImageRecord } from '../../src/local/image-records.js';
 import { fixtures } from '../fixtures.js';
 import { listFiles } from '../helpers/files.js';
 
@@ -32,22 +33,6 @@ const UPLOAD_CONCURRENCY = 8;
 /** Kill once at least this many are done (and some are not). */
 const DONE_BEFORE_KILL = 20;
 
-interface Rendition {
-  preset: string;
-  key: string;
-  format: string;
-  width: number;
-  height: number;
-  bytes: number;
-  url: string;
-}
-interface ImageRecord {
-  key: string;
-  name: string;
-  status: 'queued' | 'processing' | 'done' | 'failed';
-  renditions: Rendition[];
-  failure: { code: string | null; attempts: number } | null;
-}
 interface Upload {
   name: string;
   body: Buffer;
