@@ -9,6 +9,7 @@ import {
   UnsupportedFormatError,
 } from './errors.js';
 import { type DetectedFormat, detectFormat, readUint32LE } from './formats.js';
+import { decodeHeicInWorker } from './heic-thread.js';
 import { keepOnlyDcScans } from './jpeg-dc.js';
 import type { Limits } from './limits.js';
 
@@ -129,27 +130,10 @@ async function openWithHeicDecoder(
   detected: DetectedFormat,
   limits: Limits,
 ): Promise<OpenedSource> {
-  // sharp's prebuilt libvips has no HEVC decoder; libheif in WebAssembly does. It applies the
-  // HEIF rotation/mirror boxes itself, so its pixels are already upright.
-  const { default: decodeHeic } = await import('heic-decode');
-  let images: Awaited<ReturnType<typeof decodeHeic.all>>;
-  try {
-    images = await decodeHeic.all({ buffer: bytes });
-  } catch (error) {
-    throw new CorruptImageError(`corrupt image: HEIC decoder: ${errorMessage(error)}`, { cause: error });
-  }
-  try {
-    const primary = images[0];
-    if (!primary) throw new CorruptImageError('corrupt image: the HEIC file holds no image');
-    checkPixels(primary.width, primary.height, 1, limits);
-    const decoded = await primary.decode().catch((error: unknown) => {
-      throw new CorruptImageError(`corrupt image: HEIC decoder: ${errorMessage(error)}`, { cause: error });
-    });
-    const pixels = Buffer.from(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength);
-    return openRawRgba(pixels, decoded.width, decoded.height, detected, hasTransparency(pixels));
-  } finally {
-    images.dispose();
-  }
+  // sharp's prebuilt libvips has no HEVC decoder; libheif in WebAssembly does, in a worker
+  // thread. It applies the HEIF rotation/mirror boxes itself, so its pixels are already upright.
+  const { width, height, pixels } = await decodeHeicInWorker(bytes, limits.maxInputPixels);
+  return openRawRgba(pixels, width, height, detected, hasTransparency(pixels));
 }
 
 async function openWithBmpDecoder(
