@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import {
+  compareSequencers,
+  decodeS3Key,
+  parseEventDocument,
+  parseS3Record,
+} from '../../src/events/object-created.js';
+
+/** An S3 event notification as S3 publishes it (event structure 2.1). */
+function s3Event(key: string, overrides: Record<string, unknown> = {}) {
+  return {
+    Records: [
+      {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: 'eu-west-1',
+        eventTime: '2026-11-27T10:00:00.000Z',
+        eventName: 'ObjectCreated:Put',
+        s3: {
+          s3SchemaVersion: '1.0',
+          bucket: { name: 'originals', arn: 'arn:aws:s3:::originals' },
+          object: { key, size: 1234, eTag: 'abc123', versionId: 'v1', sequencer: '0062E99A88DC407460' },
+        },
+        ...overrides,
+      },
+    ],
+  };
+}
+
+const created = (key: string) => ({
+  kind: 'object-created',
+  event: {
+    bucket: 'originals',
+    key,
+    size: 1234,
+    etag: 'abc123',
+    versionId: 'v1',
+    sequencer: '0062E99A88DC407460',
+    eventTime: '2026-11-27T10:00:00.000Z',
+  },
+});
+
+describe('parseEventDocument', () => {
+  const document = s3Event('photos/a+b%C3%A9+%2B1.jpg');
+  const snsNotification = {
+    Type: 'Notification',
+    MessageId: 'm-1',
+    TopicArn: 'arn:aws:sns:eu-west-1:123456789012:originals',
+    Message: JSON.stringify(document),
+  };
+
+  it.each([
+    ['an S3 event', document],
+    ['an S3 event as JSON text (raw SQS delivery)', JSON.stringify(document)],
+    ['an SNS notification (SQS body without raw delivery)', JSON.stringify(snsNotification)],
+    [
+      'an SNS event record (SNS trigger)',
+      { Records: [{ EventSource: 'aws:sns', Sns: { Message: JSON.stringify(document) } }] },
+    ],
+  ])('reads %s, decoding the key once', (_, input) => {
+    expect(parseEventDocument(input)).toEqual([created('photos/a bé +1.jpg')]);
+  });
+
+  it('ignores s3:TestEvent, events other than ObjectCreated, and objects in the output buckets', () => {
+    expect(parseEventDocument({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'originals' })).toEqual([
+      { kind: 'ignored', reason: 's3:TestEvent' },
+    ]);
+    expect(parseEventDocument(s3Event('a.jpg', { eventName: 'ObjectRemoved:Delete' }))[0]).toMatchObject({
+      kind: 'ignored',
+    });
+    const inThumbnails = s3Event('a.jpg/thumb.webp');
+    (inThumbnails.Records[0] as { s3: { bucket: { name: string } } }).s3.bucket.name = 'thumbnails';
+    expect(parseEventDocument(inThumbnails, { outputBuckets: ['thumbnails'] })[0]).toMatchObject({
+      kind: 'ignored',
+      reason: 'object in output bucket thumbnails',
+    });
+  });
+
+  it('reports malformed input instead of throwing', () => {
+    expect(parseEventDocument('{not json')).toEqual([{ kind: 'malformed', reason: 'not JSON' }]);
+    expect(parseEventDocument([])).toEqual([{ kind: 'malformed', reason: 'not a JSON object' }]);
+    expect(parseEventDocument({ hello: 1 })).toEqual([{ kind: 'malformed', reason: 'no Records array' }]);
+    expect(parseS3Record({ eventName: 'ObjectCreated:Put', s3: { bucket: {}, object: {} } })).toMatchObject({
+      kind: 'malformed',
+    });
+    expect(parseEventDocument(s3Event('bad%E0%A4%A.jpg'))[0]).toMatchObject({ kind: 'malformed' });
+  });
+
+  it('keeps each record of a multi-record event', () => {
+    const two = { Records: [...s3Event('a.jpg').Records, ...s3Event('b%20c.jpg').Records] };
+    expect(
+      parseEventDocument(two).map((parsed) => parsed.kind === 'object-created' && parsed.event.key),
+    ).toEqual(['a.jpg', 'b c.jpg']);
+  });
+});
+
+describe('keys and sequencers', () => {
+  it('decodes form-encoded keys: + is a space, %2B a plus, UTF-8 escapes', () => {
+    expect(decodeS3Key('a+b%2Bc%20d%C3%A9')).toBe('a b+c dé');
+  });
+
+  it('orders sequencers of different lengths by left-padding the shorter', () => {
+    expect(compareSequencers('0062E99A88DC407460', '0062E99A88DC407461')).toBeLessThan(0);
+    expect(compareSequencers('62E99A88DC407461', '0062E99A88DC407460')).toBeGreaterThan(0);
+    expect(compareSequencers('00ff', 'FF')).toBe(0);
+    expect(compareSequencers('1000', 'fff')).toBeGreaterThan(0);
+  });
+});
