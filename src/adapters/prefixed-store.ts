@@ -1,0 +1,21 @@
+import type { ObjectStore, StoredObject } from '../ports.js';
+
+/** A store inside another, under a key prefix: failure records kept in the thumbnails bucket. */
+export class PrefixedStore implements ObjectStore {
+  constructor(
+    private readonly inner: ObjectStore,
+    private readonly prefix: string,
+  ) {}
+
+  put(key: string, body: Buffer, options?: { contentType?: string }): Promise<void> {
+    return this.inner.put(this.prefix + key, body, options);
+  }
+
+  get(key: string): Promise<StoredObject | undefined> {
+    return this.inner.get(this.prefix + key);
+  }
+
+  delete(key: string): Promise<void> {
+    return this.inner.delete(this.prefix + key);
+  }
+}

@@ -1,0 +1,90 @@
+import type { ObjectCreated } from '../events/object-created.js';
+import { compareSequencers } from '../events/object-created.js';
+import type { ObjectStore } from '../ports.js';
+import { classifyError, OriginalMissingError, type ThumbnailerError } from './errors.js';
+import { generateThumbnails } from './generate-thumbnails.js';
+import { manifestKey } from './keys.js';
+import type { Manifest } from './manifest.js';
+import type { RenderOptions } from './render.js';
+
+/**
+ * The thumbnail use case behind an ObjectCreated event, whoever delivers it (a Lambda SQS
+ * batch, a long-running worker): skip it when a newer write of the same key was already
+ * processed, otherwise render the original into the thumbnails store. Permanent errors end in a
+ * failure record and are not retried; retryable ones are thrown, for the queue to redeliver.
+ */
+export interface ProcessDeps {
+  originals: ObjectStore;
+  thumbnails: ObjectStore;
+  /** Failure records, at `thumbnail/<key>.json`. */
+  failures: ObjectStore;
+  render: RenderOptions;
+  now?: () => Date;
+}
+
+export type ProcessOutcome =
+  | { status: 'done'; manifest: Manifest }
+  | { status: 'stale'; processedSequencer: string }
+  | { status: 'failed'; error: ThumbnailerError };
+
+export async function processObjectCreated(event: ObjectCreated, deps: ProcessDeps): Promise<ProcessOutcome> {
+  try {
+    const processed = await processedSequencer(event.key, deps.thumbnails);
+    if (processed && event.sequencer && compareSequencers(event.sequencer, processed) < 0) {
+      return { status: 'stale', processedSequencer: processed };
+    }
+    const original = await deps.originals.get(event.key);
+    if (!original)
+      throw new OriginalMissingError(`the original ${event.key} is no longer in the originals store`);
+    const manifest = await generateThumbnails(
+      {
+        key: event.key,
+        etag: event.etag ?? original.etag,
+        ...(event.versionId && { versionId: event.versionId }),
+        ...(event.sequencer && { sequencer: event.sequencer }),
+      },
+      original.body,
+      deps.thumbnails,
+      deps.render,
+    );
+    return { status: 'done', manifest };
+  } catch (thrown) {
+    const error = classifyError(thrown);
+    if (error.retryable) throw error;
+    await deps.failures.put(
+      `thumbnail/${event.key}.json`,
+      Buffer.from(`${JSON.stringify(failureRecord(event, error, deps.now?.() ?? new Date()), null, 2)}\n`),
+      { contentType: 'application/json' },
+    );
+    return { status: 'failed', error };
+  }
+}
+
+/** The sequencer of the write whose thumbnails are in the store now, if known. */
+async function processedSequencer(key: string, thumbnails: ObjectStore): Promise<string | undefined> {
+  const stored = await thumbnails.get(manifestKey(key));
+  if (!stored) return undefined;
+  try {
+    return (JSON.parse(stored.body.toString('utf8')) as Manifest).source.sequencer;
+  } catch {
+    return undefined; // an unreadable manifest is simply overwritten
+  }
+}
+
+function failureRecord(event: ObjectCreated, error: ThumbnailerError, now: Date): Record<string, unknown> {
+  return {
+    queue: 'thumbnail',
+    key: event.key,
+    bucket: event.bucket,
+    source: {
+      etag: event.etag,
+      versionId: event.versionId,
+      sequencer: event.sequencer,
+      eventTime: event.eventTime,
+    },
+    error: { code: error.code, message: error.message },
+    permanent: true,
+    recordedAt: now.toISOString(),
+    retry: 'permanent: fix or replace the original, then upload it again (a new ObjectCreated event)',
+  };
+}

@@ -1,0 +1,199 @@
+import { readFile } from 'node:fs/promises';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { type FauxqsServer, startFauxqs } from 'fauxqs';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3Store } from '../../src/adapters/s3-store.js';
+import type { Manifest } from '../../src/core/manifest.js';
+import { createThumbnailHandler } from '../../src/lambda/thumbnail.js';
+import { fixtures } from '../fixtures.js';
+import { defaultOptions } from '../helpers/render.js';
+
+/**
+ * The thumbnail handler against a real S3 protocol server (fauxqs on 127.0.0.1), invoked with
+ * the exact SQS records that an SNS subscription delivers: the S3 event JSON, wrapped in an SNS
+ * notification, as the SQS message body.
+ */
+let server: FauxqsServer;
+let s3: S3Client;
+let handler: ReturnType<typeof createThumbnailHandler>;
+let thumbnails: S3Store;
+let failures: S3Store;
+let sequence = 0;
+
+const context = { functionName: 'thumbnail', awsRequestId: 'test' } as unknown as Context;
+
+beforeAll(async () => {
+  server = await startFauxqs({ host: '127.0.0.1', port: 0, logger: false });
+  s3 = new S3Client({
+    endpoint: `http://127.0.0.1:${server.port}`,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  for (const bucket of ['originals', 'thumbnails', 'failures']) {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  }
+  thumbnails = new S3Store(s3, 'thumbnails');
+  failures = new S3Store(s3, 'failures');
+  handler = createThumbnailHandler({
+    originals: new S3Store(s3, 'originals'),
+    thumbnails,
+    failures,
+    render: defaultOptions,
+    outputBuckets: ['thumbnails'],
+    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+  });
+});
+
+afterAll(async () => {
+  s3?.destroy();
+  await server?.stop();
+});
+
+async function upload(key: string, file: string | Buffer): Promise<void> {
+  const body = typeof file === 'string' ? await readFile(file) : file;
+  await s3.send(new PutObjectCommand({ Bucket: 'originals', Key: key, Body: body }));
+}
+
+/** The SQS record an S3 ObjectCreated notification becomes, through SNS (not raw delivery). */
+function sqsRecord(key: string, sequencer: string, bucket = 'originals') {
+  const s3Event = {
+    Records: [
+      {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        eventName: 'ObjectCreated:Put',
+        eventTime: '2026-11-27T10:00:00.000Z',
+        s3: {
+          bucket: { name: bucket },
+          object: {
+            key: encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/'),
+            size: 1,
+            sequencer,
+          },
+        },
+      },
+    ],
+  };
+  const body = JSON.stringify({ Type: 'Notification', Message: JSON.stringify(s3Event) });
+  return {
+    messageId: `m-${++sequence}`,
+    receiptHandle: 'r',
+    body,
+    attributes: {},
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:thumbnail',
+    awsRegion: 'us-east-1',
+  };
+}
+
+const run = (...records: ReturnType<typeof sqsRecord>[]) =>
+  handler({ Records: records } as unknown as SQSEvent, context);
+
+async function manifestOf(key: string): Promise<Manifest | undefined> {
+  const stored = await thumbnails.get(`${key}/manifest.json`);
+  return stored && (JSON.parse(stored.body.toString()) as Manifest);
+}
+
+describe('thumbnail handler', () => {
+  it('writes renditions and manifest for a name with spaces and non-ASCII characters', async () => {
+    const key = 'holiday photos/été à la plage.jpg';
+    await upload(key, fixtures.photo.dune);
+    expect(await run(sqsRecord(key, '0062E99A88DC407460'))).toEqual({ batchItemFailures: [] });
+    const manifest = await manifestOf(key);
+    expect(manifest?.source).toMatchObject({
+      key,
+      sequencer: '0062E99A88DC407460',
+      width: 1680,
+      height: 1050,
+    });
+    for (const rendition of manifest?.renditions ?? []) {
+      const file = await thumbnails.get(rendition.key);
+      expect(file, rendition.key).toBeDefined();
+      const meta = await sharp(file?.body).metadata();
+      expect([meta.width, meta.height]).toEqual([rendition.width, rendition.height]);
+    }
+  });
+
+  it('keeps the newer upload when events of two writes arrive out of order', async () => {
+    const key = 'same-name.jpg';
+    await upload(key, fixtures.photo.ladybird); // the newer write: its bytes are in S3
+    expect(await run(sqsRecord(key, '00AA00000000000002'))).toEqual({ batchItemFailures: [] });
+    const newer = await manifestOf(key);
+    // The older write's event arrives late: skipped, the thumbnails stay the newer ones.
+    expect(await run(sqsRecord(key, '00AA00000000000001'))).toEqual({ batchItemFailures: [] });
+    expect(await manifestOf(key)).toEqual(newer);
+    expect(newer?.source.sequencer).toBe('00AA00000000000002');
+  });
+
+  it('a hostile file: a failure record, and no retry', async () => {
+    const key = 'broken.jpg';
+    await upload(key, fixtures.hostile.cutAfter4k);
+    expect(await run(sqsRecord(key, '01'))).toEqual({ batchItemFailures: [] });
+    const record = await failures.get(`thumbnail/${key}.json`);
+    expect(JSON.parse(record?.body.toString() ?? '{}')).toMatchObject({
+      key,
+      error: { code: 'CORRUPT_IMAGE' },
+      permanent: true,
+    });
+    expect(await manifestOf(key)).toBeUndefined();
+  });
+
+  it('a store fault: the record is reported for redelivery, the others in the batch succeed', async () => {
+    await upload('fine.png', fixtures.formats.pngPalette);
+    const faulty = createThumbnailHandler({
+      originals: new S3Store(s3, 'originals'),
+      thumbnails: new S3Store(s3, 'no-such-bucket'),
+      failures,
+      render: defaultOptions,
+      outputBuckets: ['thumbnails'],
+      logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+    });
+    const bad = sqsRecord('fine.png', '02');
+    const fine = { ...sqsRecord('x', '1'), body: JSON.stringify({ Event: 's3:TestEvent' }) };
+    const result = await faulty({ Records: [fine, bad] } as unknown as SQSEvent, context);
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: bad.messageId }] });
+    // A batch whose every record failed is thrown whole (Powertools): SQS redelivers it all.
+    await expect(faulty({ Records: [bad] } as unknown as SQSEvent, context)).rejects.toThrow(
+      /All records failed/,
+    );
+    // The fault cleared: the same message now succeeds.
+    const good = sqsRecord('fine.png', '02');
+    expect(await run(good)).toEqual({ batchItemFailures: [] });
+  });
+
+  it('ignores test events, other event types and objects in the thumbnails bucket', async () => {
+    const testEvent = {
+      ...sqsRecord('x', '1'),
+      body: JSON.stringify({ Event: 's3:TestEvent', Service: 'Amazon S3' }),
+    };
+    const recursion = sqsRecord('dune.jpg/thumb.webp', '03', 'thumbnails');
+    expect(await run(testEvent, recursion)).toEqual({ batchItemFailures: [] });
+    expect(await manifestOf('dune.jpg/thumb.webp')).toBeUndefined();
+  });
+
+  it('two different files under the same name through the date-partitioned upload path: both processed', async () => {
+    const keys = ['uploads/2026/11/27/aaaa1111/cat.jpg', 'uploads/2026/11/27/bbbb2222/cat.jpg'];
+    await upload(keys[0] as string, fixtures.photo.branches);
+    await upload(keys[1] as string, fixtures.photo.flower);
+    expect(await run(...keys.map((key) => sqsRecord(key, '05')))).toEqual({ batchItemFailures: [] });
+    const [a, b] = await Promise.all(keys.map(manifestOf));
+    expect(a?.source).toMatchObject({ width: 600, height: 400 });
+    expect(b?.source).toMatchObject({ width: 2268, height: 1512 });
+  });
+});
+
+describe('an event for an original that is gone', () => {
+  it('the missing-original case is permanent and recorded', async () => {
+    expect(await run(sqsRecord('deleted-meanwhile.jpg', '06'))).toEqual({ batchItemFailures: [] });
+    const record = await failures.get('thumbnail/deleted-meanwhile.jpg.json');
+    expect(JSON.parse(record?.body.toString() ?? '{}')).toMatchObject({
+      error: { code: 'ORIGINAL_MISSING' },
+    });
+  });
+});
