@@ -16,3 +16,8 @@ export interface ObjectStore {
   get(key: string): Promise<StoredObject | undefined>;
   delete(key: string): Promise<void>;
 }
+
+/** Where alerts go: an SNS topic on AWS (email, chat, paging), the log locally. */
+export interface AlertPublisher {
+  publish(alert: { subject: string; message: string; attributes?: Record<string, string> }): Promise<void>;
+}

@@ -7,7 +7,7 @@ import { S3Store } from '../adapters/s3-store.js';
 import { parseConfig } from '../config.js';
 import { type ProcessDeps, processObjectCreated } from '../core/process-original.js';
 import { configureSharp } from '../core/render.js';
-import { parseEventDocument } from '../events/object-created.js';
+import { forEachObjectCreated, requiredEnv } from './sqs-events.js';
 
 /**
  * The thumbnail Lambda: an SQS batch (S3 events, through SNS) in, `batchItemFailures` out for
@@ -22,20 +22,9 @@ export interface ThumbnailHandlerDeps extends ProcessDeps {
 
 export function createThumbnailHandler(deps: ThumbnailHandlerDeps) {
   const processor = new BatchProcessor(EventType.SQS);
-  const recordHandler = async (record: SQSRecord): Promise<void> => {
-    for (const parsed of parseEventDocument(record.body, { outputBuckets: deps.outputBuckets })) {
-      if (parsed.kind === 'ignored') {
-        deps.logger.info('event ignored', { reason: parsed.reason, messageId: record.messageId });
-        continue;
-      }
-      if (parsed.kind === 'malformed') {
-        // Redelivery cannot mend a malformed message: log it loudly, do not retry.
-        deps.logger.error('malformed event', { reason: parsed.reason, messageId: record.messageId });
-        continue;
-      }
-      const { key } = parsed.event;
-      deps.logger.appendKeys({ key });
-      const outcome = await processObjectCreated(parsed.event, deps);
+  const recordHandler = (record: SQSRecord): Promise<void> =>
+    forEachObjectCreated(record, deps, async (event) => {
+      const outcome = await processObjectCreated(event, deps);
       if (outcome.status === 'failed') {
         deps.logger.error('thumbnail failed permanently', {
           code: outcome.error.code,
@@ -46,9 +35,7 @@ export function createThumbnailHandler(deps: ThumbnailHandlerDeps) {
       } else {
         deps.logger.info('thumbnails written', { renditions: outcome.manifest.renditions.length });
       }
-      deps.logger.removeKeys(['key']);
-    }
-  };
+    });
   return (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
     processPartialResponse(event, recordHandler, processor, { context });
 }
@@ -56,16 +43,11 @@ export function createThumbnailHandler(deps: ThumbnailHandlerDeps) {
 /** Built once per Lambda container, from its environment. */
 function fromEnvironment(): ReturnType<typeof createThumbnailHandler> {
   const env = process.env;
-  const required = (name: string) => {
-    const value = env[name];
-    if (!value) throw new Error(`the ${name} environment variable is required`);
-    return value;
-  };
   configureSharp();
   const s3 = new S3Client({});
-  const thumbnailsBucket = required('THUMBNAILS_BUCKET');
+  const thumbnailsBucket = requiredEnv('THUMBNAILS_BUCKET');
   return createThumbnailHandler({
-    originals: new S3Store(s3, required('ORIGINALS_BUCKET')),
+    originals: new S3Store(s3, requiredEnv('ORIGINALS_BUCKET')),
     thumbnails: new S3Store(s3, thumbnailsBucket),
     // Failure records: their own bucket, or the `failures/` prefix of the thumbnails bucket.
     failures: env.FAILURES_BUCKET

@@ -1,0 +1,32 @@
+import type { ObjectCreated } from '../events/object-created.js';
+import type { ObjectStore } from '../ports.js';
+
+/**
+ * The alt-text use case. Providers (Bedrock, OpenAI-compatible) come with their own step; until
+ * one is configured the record says so plainly, `"status": "not-configured"`: not a failure,
+ * and never invented text. The record is `K.json` in the alt-text store.
+ */
+export interface AltTextDeps {
+  altText: ObjectStore;
+  provider: 'off';
+}
+
+export interface AltTextRecord {
+  key: string;
+  status: 'not-configured';
+  sourceEtag?: string;
+  sequencer?: string;
+}
+
+export async function describeObjectCreated(event: ObjectCreated, deps: AltTextDeps): Promise<AltTextRecord> {
+  const record: AltTextRecord = {
+    key: event.key,
+    status: 'not-configured',
+    ...(event.etag && { sourceEtag: event.etag }),
+    ...(event.sequencer && { sequencer: event.sequencer }),
+  };
+  await deps.altText.put(`${event.key}.json`, Buffer.from(`${JSON.stringify(record, null, 2)}\n`), {
+    contentType: 'application/json',
+  });
+  return record;
+}

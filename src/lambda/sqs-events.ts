@@ -1,0 +1,37 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSRecord } from 'aws-lambda';
+import { type ObjectCreated, parseEventDocument } from '../events/object-created.js';
+
+/**
+ * Runs `handle` for each ObjectCreated event an SQS record carries, logging the ignored and the
+ * malformed ones (redelivery cannot mend a malformed message: it is not retried). The image key
+ * is in every log line written meanwhile.
+ */
+export async function forEachObjectCreated(
+  record: SQSRecord,
+  options: { outputBuckets: readonly string[]; logger: Logger },
+  handle: (event: ObjectCreated) => Promise<void>,
+): Promise<void> {
+  const { logger } = options;
+  for (const parsed of parseEventDocument(record.body, { outputBuckets: options.outputBuckets })) {
+    if (parsed.kind === 'ignored') {
+      logger.info('event ignored', { reason: parsed.reason, messageId: record.messageId });
+    } else if (parsed.kind === 'malformed') {
+      logger.error('malformed event', { reason: parsed.reason, messageId: record.messageId });
+    } else {
+      logger.appendKeys({ key: parsed.event.key });
+      try {
+        await handle(parsed.event);
+      } finally {
+        logger.removeKeys(['key']);
+      }
+    }
+  }
+}
+
+/** Reads a required environment variable, with a clear message when it is missing. */
+export function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`the ${name} environment variable is required`);
+  return value;
+}
