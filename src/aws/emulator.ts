@@ -1,0 +1,260 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { type FauxqsServer, startFauxqs } from 'fauxqs';
+import { PrefixedStore } from '../adapters/prefixed-store.js';
+import { S3Store } from '../adapters/s3-store.js';
+import { SnsAlerts } from '../adapters/sns-alerts.js';
+import type { RenderOptions } from '../core/render.js';
+import { createAltTextHandler } from '../lambda/alt-text.js';
+import { createFailoverHandler } from '../lambda/failover.js';
+import { createThumbnailHandler } from '../lambda/thumbnail.js';
+import { type AwsResources, awsResources } from './resources.js';
+
+/**
+ * The AWS flow on one machine: fauxqs (S3, SNS, SQS with DLQ redrive) on 127.0.0.1, the
+ * resources of resources.json, and the three Lambda handlers driven as the SQS event source
+ * mapping drives them (batches, visibility timeout, partial batch failures). fauxqs has no S3
+ * notifications, so the emulator plays S3's part: each new or changed original is published to
+ * the events topic as the exact S3 event JSON S3 would send (URL-encoded key, eTag, sequencer).
+ */
+export interface EmulatorOptions {
+  port?: number;
+  region?: string;
+  render: RenderOptions;
+  /** Overrides for tests: short visibility timeouts, fewer receives. */
+  resources?: Partial<Pick<AwsResources, 'visibilityTimeoutSeconds' | 'maxReceiveCount'>>;
+  pollIntervalMs?: number;
+  logger?: Logger;
+}
+
+export interface RunningEmulator {
+  endpoint: string;
+  region: string;
+  resources: AwsResources;
+  server: FauxqsServer;
+  queueUrls: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+const CREDENTIALS = { accessKeyId: 'emulator', secretAccessKey: 'emulator' };
+
+export async function startAwsEmulation(options: EmulatorOptions): Promise<RunningEmulator> {
+  const region = options.region ?? 'us-east-1';
+  const resources = { ...awsResources(), ...options.resources };
+  const logger = options.logger ?? new Logger({ serviceName: 'thumbnailer-emulator' });
+  const server = await startFauxqs({
+    host: '127.0.0.1',
+    port: options.port ?? 0,
+    logger: false,
+    defaultRegion: region,
+  });
+  const endpoint = `http://127.0.0.1:${server.port}`;
+  const clientConfig = { endpoint, region, credentials: CREDENTIALS };
+  const s3 = new S3Client({ ...clientConfig, forcePathStyle: true });
+  const sns = new SNSClient(clientConfig);
+  const sqs = new SQSClient({ ...clientConfig, useQueueUrlAsEndpoint: false });
+
+  for (const bucket of Object.values(resources.buckets)) server.createBucket(bucket);
+  const eventsTopic = server.createTopic(resources.topics.events).topicArn;
+  const alertsTopic = server.createTopic(resources.topics.alerts).topicArn;
+  const queueUrls: Record<string, string> = {};
+  for (const pair of Object.values(resources.queues)) {
+    const dlq = server.createQueue(pair.deadLetterQueue, {
+      attributes: { MessageRetentionPeriod: '1209600' },
+    });
+    queueUrls[pair.deadLetterQueue] = dlq.queueUrl;
+    queueUrls[pair.name] = server.createQueue(pair.name, {
+      attributes: {
+        VisibilityTimeout: String(resources.visibilityTimeoutSeconds),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlq.queueArn,
+          maxReceiveCount: resources.maxReceiveCount,
+        }),
+      },
+    }).queueUrl;
+    server.subscribe({ topic: resources.topics.events, queue: pair.name });
+  }
+
+  const thumbnails = new S3Store(s3, resources.buckets.thumbnails);
+  const outputBuckets = [resources.buckets.thumbnails, resources.buckets.altText];
+  const thumbnail = createThumbnailHandler({
+    originals: new S3Store(s3, resources.buckets.originals),
+    thumbnails,
+    failures: new PrefixedStore(thumbnails, 'failures/'),
+    render: options.render,
+    outputBuckets,
+    logger,
+  });
+  const altText = createAltTextHandler({
+    altText: new S3Store(s3, resources.buckets.altText),
+    provider: 'off',
+    outputBuckets,
+    logger,
+  });
+  const failover = createFailoverHandler({
+    failures: new PrefixedStore(thumbnails, 'failures/dead-letters/'),
+    alerts: new SnsAlerts(sns, alertsTopic),
+    logger,
+  });
+
+  let stopping = false;
+  const loops = [
+    pollOriginals(),
+    mapQueue(resources.queues.thumbnail.name, thumbnail),
+    mapQueue(resources.queues.altText.name, altText),
+    mapQueue(resources.queues.thumbnail.deadLetterQueue, failover),
+    mapQueue(resources.queues.altText.deadLetterQueue, failover),
+  ];
+
+  /** Plays S3's notification: a new or changed original becomes an ObjectCreated event. */
+  async function pollOriginals(): Promise<void> {
+    const seen = new Map<string, string>();
+    let sequencer = BigInt(Date.now()) * 1000n;
+    while (!stopping) {
+      try {
+        let token: string | undefined;
+        do {
+          const page = await s3.send(
+            new ListObjectsV2Command({ Bucket: resources.buckets.originals, ContinuationToken: token }),
+          );
+          for (const object of page.Contents ?? []) {
+            if (!object.Key || seen.get(object.Key) === object.ETag) continue;
+            seen.set(object.Key, object.ETag ?? '');
+            sequencer += 1n;
+            await sns.send(
+              new PublishCommand({
+                TopicArn: eventsTopic,
+                Message: JSON.stringify(s3Event(resources.buckets.originals, object, region, sequencer)),
+                Subject: 'Amazon S3 Notification',
+              }),
+            );
+          }
+          token = page.NextContinuationToken;
+        } while (token);
+      } catch (error) {
+        logger.error('original polling failed', { error: String(error) });
+      }
+      await sleep(options.pollIntervalMs ?? 200);
+    }
+  }
+
+  /** The SQS event source mapping: receive a batch, invoke, delete what succeeded. */
+  async function mapQueue(
+    queue: string,
+    handle: (event: SQSEvent, context: never) => Promise<SQSBatchResponse>,
+  ) {
+    const queueUrl = queueUrls[queue] as string;
+    const queueArn = `arn:aws:sqs:${region}:000000000000:${queue}`;
+    while (!stopping) {
+      try {
+        const { Messages: messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: resources.batchSize,
+            WaitTimeSeconds: 1,
+            MessageSystemAttributeNames: ['All'],
+          }),
+        );
+        if (messages.length === 0) continue;
+        const event = {
+          Records: messages.map((message) => sqsRecord(message, queueArn, region)),
+        } as SQSEvent;
+        let failed: Set<string>;
+        try {
+          const result = await handle(event, {} as never);
+          failed = new Set(result.batchItemFailures.map((failure) => failure.itemIdentifier));
+        } catch (error) {
+          // A thrown invocation (e.g. every record failed): the whole batch comes back.
+          logger.warn('invocation failed', { queue, error: String(error) });
+          failed = new Set(messages.map((message) => message.MessageId ?? ''));
+        }
+        const done = messages.filter((message) => !failed.has(message.MessageId ?? ''));
+        if (done.length > 0) {
+          await sqs.send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: done.map((message, i) => ({ Id: String(i), ReceiptHandle: message.ReceiptHandle })),
+            }),
+          );
+        }
+      } catch (error) {
+        if (!stopping) logger.error('event source mapping failed', { queue, error: String(error) });
+        await sleep(200);
+      }
+    }
+  }
+
+  return {
+    endpoint,
+    region,
+    resources,
+    server,
+    queueUrls,
+    stop: async () => {
+      stopping = true;
+      await Promise.all(loops);
+      for (const client of [s3, sns, sqs]) client.destroy();
+      await server.stop();
+    },
+  };
+}
+
+/** The S3 event notification JSON, as S3 publishes it (event structure 2.1). */
+function s3Event(
+  bucket: string,
+  object: { Key?: string; Size?: number; ETag?: string },
+  region: string,
+  sequencer: bigint,
+): unknown {
+  return {
+    Records: [
+      {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: region,
+        eventTime: new Date().toISOString(),
+        eventName: 'ObjectCreated:Put',
+        s3: {
+          s3SchemaVersion: '1.0',
+          bucket: { name: bucket, arn: `arn:aws:s3:::${bucket}` },
+          object: {
+            // S3 form-encodes keys in events: spaces as +, other reserved bytes as %XX, / kept.
+            key: (object.Key ?? '')
+              .split('/')
+              .map((part) => encodeURIComponent(part).replace(/%20/g, '+'))
+              .join('/'),
+            size: object.Size ?? 0,
+            eTag: (object.ETag ?? '').replace(/"/g, ''),
+            sequencer: sequencer.toString(16).toUpperCase().padStart(18, '0'),
+          },
+        },
+      },
+    ],
+  };
+}
+
+function sqsRecord(message: Message, queueArn: string, region: string) {
+  return {
+    messageId: message.MessageId ?? '',
+    receiptHandle: message.ReceiptHandle ?? '',
+    body: message.Body ?? '',
+    attributes: message.Attributes ?? {},
+    messageAttributes: {},
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: region,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
