@@ -1,28 +1,27 @@
-import { CreateBucketCommand, DeleteBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { type FauxqsServer, startFauxqs } from 'fauxqs';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { FauxqsServer } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Store } from '../../src/adapters/s3-store.js';
+import { startFauxqsWithClients } from '../helpers/fauxqs.js';
 import { describeObjectStoreContract } from './object-store-contract.js';
 
 /** A real S3 protocol server: fauxqs on 127.0.0.1, a free port, spoken to by the AWS SDK. */
+let fauxqs: Awaited<ReturnType<typeof startFauxqsWithClients>>;
 let server: FauxqsServer;
 let client: S3Client;
 let buckets = 0;
 
 beforeAll(async () => {
-  server = await startFauxqs({ host: '127.0.0.1', port: 0, logger: false });
-  client = new S3Client({
-    endpoint: `http://127.0.0.1:${server.port}`,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
+  fauxqs = await startFauxqsWithClients();
+  ({ server, s3: client } = fauxqs);
 });
 
-afterAll(async () => {
-  client?.destroy();
-  await server?.stop();
-});
+afterAll(() => fauxqs?.stop());
 
 describeObjectStoreContract('S3Store (fauxqs)', async () => {
   const bucket = `contract-${++buckets}`;

@@ -1,36 +1,29 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSEvent } from 'aws-lambda';
-import { type FauxqsServer, startFauxqs } from 'fauxqs';
+import type { FauxqsServer } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Store } from '../../src/adapters/s3-store.js';
 import { SnsAlerts } from '../../src/adapters/sns-alerts.js';
 import { createAltTextHandler } from '../../src/lambda/alt-text.js';
 import { createFailoverHandler } from '../../src/lambda/failover.js';
+import { startFauxqsWithClients } from '../helpers/fauxqs.js';
 
 /** Against fauxqs on 127.0.0.1: real S3, SNS and SQS protocol, spoken to by the AWS SDK. */
+let fauxqs: Awaited<ReturnType<typeof startFauxqsWithClients>>;
 let server: FauxqsServer;
-const clientOptions = () => ({
-  endpoint: `http://127.0.0.1:${server.port}`,
-  region: 'us-east-1',
-  credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-});
 let s3: S3Client;
 let sns: SNSClient;
 const silent = () => new Logger({ serviceName: 'test', logLevel: 'SILENT' });
 
 beforeAll(async () => {
-  server = await startFauxqs({ host: '127.0.0.1', port: 0, logger: false });
-  s3 = new S3Client({ ...clientOptions(), forcePathStyle: true });
-  sns = new SNSClient(clientOptions());
+  fauxqs = await startFauxqsWithClients();
+  ({ server, s3, sns } = fauxqs);
   for (const bucket of ['alt-text', 'failures']) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
 });
 
-afterAll(async () => {
-  for (const client of [s3, sns]) client?.destroy();
-  await server?.stop();
-});
+afterAll(() => fauxqs?.stop());
 
 function s3EventBody(key: string): string {
   const event = {

@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Context, SQSEvent } from 'aws-lambda';
-import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Store } from '../../src/adapters/s3-store.js';
 import type { Manifest } from '../../src/core/manifest.js';
 import { createThumbnailHandler } from '../../src/lambda/thumbnail.js';
 import { fixtures } from '../fixtures.js';
+import { startFauxqsWithClients } from '../helpers/fauxqs.js';
 import { defaultOptions } from '../helpers/render.js';
 
 /**
@@ -16,7 +16,7 @@ import { defaultOptions } from '../helpers/render.js';
  * the exact SQS records that an SNS subscription delivers: the S3 event JSON, wrapped in an SNS
  * notification, as the SQS message body.
  */
-let server: FauxqsServer;
+let fauxqs: Awaited<ReturnType<typeof startFauxqsWithClients>>;
 let s3: S3Client;
 let handler: ReturnType<typeof createThumbnailHandler>;
 let thumbnails: S3Store;
@@ -26,13 +26,8 @@ let sequence = 0;
 const context = { functionName: 'thumbnail', awsRequestId: 'test' } as unknown as Context;
 
 beforeAll(async () => {
-  server = await startFauxqs({ host: '127.0.0.1', port: 0, logger: false });
-  s3 = new S3Client({
-    endpoint: `http://127.0.0.1:${server.port}`,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
+  fauxqs = await startFauxqsWithClients();
+  s3 = fauxqs.s3;
   for (const bucket of ['originals', 'thumbnails', 'failures']) {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   }
@@ -48,10 +43,7 @@ beforeAll(async () => {
   });
 });
 
-afterAll(async () => {
-  s3?.destroy();
-  await server?.stop();
-});
+afterAll(() => fauxqs?.stop());
 
 async function upload(key: string, file: string | Buffer): Promise<void> {
   const body = typeof file === 'string' ? await readFile(file) : file;
