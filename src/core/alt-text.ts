@@ -1,5 +1,6 @@
 import type { ObjectCreated } from '../events/object-created.js';
 import type { ObjectStore } from '../ports.js';
+import { putJson } from './store-json.js';
 
 /**
  * The alt-text use case. Providers (Bedrock, OpenAI-compatible) come with their own step; until
@@ -25,8 +26,6 @@ export async function describeObjectCreated(event: ObjectCreated, deps: AltTextD
     ...(event.etag && { sourceEtag: event.etag }),
     ...(event.sequencer && { sequencer: event.sequencer }),
   };
-  await deps.altText.put(`${event.key}.json`, Buffer.from(`${JSON.stringify(record, null, 2)}\n`), {
-    contentType: 'application/json',
-  });
+  await putJson(deps.altText, `${event.key}.json`, record);
   return record;
 }

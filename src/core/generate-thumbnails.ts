@@ -3,6 +3,7 @@ import { manifestKey, renditionKey } from './keys.js';
 import { buildManifest, type Manifest, type SourceIdentity } from './manifest.js';
 import type { OutputFormat } from './presets.js';
 import { type RenderOptions, renderImage } from './render.js';
+import { putJson } from './store-json.js';
 
 export const CONTENT_TYPES: Record<OutputFormat, string> = {
   webp: 'image/webp',
@@ -32,8 +33,6 @@ export async function generateThumbnails(
   );
   const manifest = buildManifest(source, rendered, keys);
   // Last, so that a manifest always describes files that exist.
-  await thumbnails.put(manifestKey(source.key), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), {
-    contentType: 'application/json',
-  });
+  await putJson(thumbnails, manifestKey(source.key), manifest);
   return manifest;
 }

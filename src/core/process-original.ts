@@ -6,6 +6,7 @@ import { generateThumbnails } from './generate-thumbnails.js';
 import { manifestKey } from './keys.js';
 import type { Manifest } from './manifest.js';
 import type { RenderOptions } from './render.js';
+import { putJson } from './store-json.js';
 
 /**
  * The thumbnail use case behind an ObjectCreated event, whoever delivers it (a Lambda SQS
@@ -51,10 +52,10 @@ export async function processObjectCreated(event: ObjectCreated, deps: ProcessDe
   } catch (thrown) {
     const error = classifyError(thrown);
     if (error.retryable) throw error;
-    await deps.failures.put(
+    await putJson(
+      deps.failures,
       `thumbnail/${event.key}.json`,
-      Buffer.from(`${JSON.stringify(failureRecord(event, error, deps.now?.() ?? new Date()), null, 2)}\n`),
-      { contentType: 'application/json' },
+      failureRecord(event, error, deps.now?.() ?? new Date()),
     );
     return { status: 'failed', error };
   }

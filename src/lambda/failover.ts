@@ -5,6 +5,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { PrefixedStore } from '../adapters/prefixed-store.js';
 import { S3Store } from '../adapters/s3-store.js';
 import { SnsAlerts } from '../adapters/sns-alerts.js';
+import { putJson } from '../core/store-json.js';
 import { parseEventDocument } from '../events/object-created.js';
 import type { AlertPublisher, ObjectStore } from '../ports.js';
 import { requiredEnv } from './sqs-events.js';
@@ -62,13 +63,7 @@ async function recordFailure(record: SQSRecord, deps: FailoverDeps): Promise<voi
     redrive: `aws sqs start-message-move-task --source-arn ${record.eventSourceARN}  (or: thumbnailer redrive)`,
     body: record.body,
   };
-  await deps.failures.put(
-    `${dlq}/${record.messageId}.json`,
-    Buffer.from(`${JSON.stringify(failure, null, 2)}\n`),
-    {
-      contentType: 'application/json',
-    },
-  );
+  await putJson(deps.failures, `${dlq}/${record.messageId}.json`, failure);
   deps.logger.error('alert: a message reached a dead-letter queue', {
     alert: true,
     dlq,

@@ -3,6 +3,7 @@ import type { JobRow, QueueName, SqliteQueue } from '../adapters/sqlite-queue.js
 import { classifyError, OriginalMissingError } from '../core/errors.js';
 import { generateThumbnails } from '../core/generate-thumbnails.js';
 import type { RenderOptions } from '../core/render.js';
+import { putJson } from '../core/store-json.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -113,10 +114,7 @@ export class LocalWorkers {
       }
       for (const job of dead) {
         try {
-          await this.deps.failures.put(
-            `${job.queue}/${job.key}.json`,
-            Buffer.from(`${JSON.stringify(failureRecord(job), null, 2)}\n`),
-          );
+          await putJson(this.deps.failures, `${job.queue}/${job.key}.json`, failureRecord(job));
           this.deps.queue.markFailureRecorded(job.id);
           this.deps.log.log('error', 'alert: a job reached the dead letters', {
             alert: true,
