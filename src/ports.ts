@@ -9,11 +9,18 @@ export interface StoredObject {
   etag: string;
 }
 
+export interface GetOptions {
+  maxBytes?: number;
+}
+
 export interface ObjectStore {
   /** Writes the whole object; readers never see a partial one. */
   put(key: string, body: Buffer, options?: { contentType?: string }): Promise<void>;
-  /** The object, or undefined when there is none. */
-  get(key: string): Promise<StoredObject | undefined>;
+  /**
+   * The object, or undefined when there is none. With `maxBytes`, an object larger than that
+   * is refused with TooLargeError before its bytes are read.
+   */
+  get(key: string, options?: GetOptions): Promise<StoredObject | undefined>;
   delete(key: string): Promise<void>;
 }
 

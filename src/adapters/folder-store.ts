@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidKeyError } from '../core/errors.js';
 import { assertSafeKey } from '../core/keys.js';
-import type { ObjectStore, StoredObject } from '../ports.js';
+import { assertInputSize } from '../core/limits.js';
+import type { GetOptions, ObjectStore, StoredObject } from '../ports.js';
 
 /**
  * An ObjectStore over a folder: key `a/b.jpg` is the file `<root>/a/b.jpg`. Writes go to a
@@ -41,9 +42,14 @@ export class FolderStore implements ObjectStore {
     return this.pathFor(key, { create: false });
   }
 
-  async get(key: string): Promise<StoredObject | undefined> {
+  async get(key: string, options: GetOptions = {}): Promise<StoredObject | undefined> {
     const file = await this.pathFor(key, { create: false });
     try {
+      if (options.maxBytes !== undefined) {
+        const found = await stat(file);
+        if (found.isDirectory()) return undefined;
+        assertInputSize(found.size, options.maxBytes);
+      }
       const body = await readFile(file);
       return { body, etag: `"${createHash('md5').update(body).digest('hex')}"` };
     } catch (error) {

@@ -1,4 +1,4 @@
-import type { ObjectStore, StoredObject } from '../ports.js';
+import type { GetOptions, ObjectStore, StoredObject } from '../ports.js';
 
 /** A store inside another, under a key prefix: failure records kept in the thumbnails bucket. */
 export class PrefixedStore implements ObjectStore {
@@ -11,8 +11,8 @@ export class PrefixedStore implements ObjectStore {
     return this.inner.put(this.prefix + key, body, options);
   }
 
-  get(key: string): Promise<StoredObject | undefined> {
-    return this.inner.get(this.prefix + key);
+  get(key: string, options?: GetOptions): Promise<StoredObject | undefined> {
+    return this.inner.get(this.prefix + key, options);
   }
 
   delete(key: string): Promise<void> {

@@ -1,14 +1,17 @@
+import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   NoSuchKey,
   PutObjectCommand,
   type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { TransientError } from '../core/errors.js';
+import { TooLargeError, TransientError } from '../core/errors.js';
 import { assertSafeKey } from '../core/keys.js';
-import type { ObjectStore, StoredObject } from '../ports.js';
+import { assertInputSize } from '../core/limits.js';
+import type { GetOptions, ObjectStore, StoredObject } from '../ports.js';
 
 /**
  * An ObjectStore over one S3 bucket (or any S3-compatible endpoint: MinIO, R2, an emulator).
@@ -38,18 +41,31 @@ export class S3Store implements ObjectStore {
     );
   }
 
-  async get(key: string): Promise<StoredObject | undefined> {
+  async get(key: string, options: GetOptions = {}): Promise<StoredObject | undefined> {
     assertSafeKey(key);
+    let response: GetObjectCommandOutput;
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      const body = Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array());
+      response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (error) {
+      if (error instanceof NoSuchKey || isStatus(error, 404)) return undefined;
+      throw toStoreError(error, key);
+    }
+    const body = response.Body as Readable | undefined;
+    try {
+      // Refused on the headers alone: the body of an oversized original is never downloaded.
+      if (options.maxBytes !== undefined && response.ContentLength !== undefined) {
+        assertInputSize(response.ContentLength, options.maxBytes);
+      }
       return {
-        body,
+        body: body
+          ? await readAll(body, response.ContentLength, options.maxBytes ?? Infinity)
+          : Buffer.alloc(0),
         etag: response.ETag ?? '""',
         ...(response.ContentType && { contentType: response.ContentType }),
       };
     } catch (error) {
-      if (error instanceof NoSuchKey || isStatus(error, 404)) return undefined;
+      body?.destroy();
+      if (error instanceof TooLargeError) throw error;
       throw toStoreError(error, key);
     }
   }
@@ -66,6 +82,32 @@ export class S3Store implements ObjectStore {
       throw toStoreError(error, key);
     }
   }
+}
+
+/**
+ * The body stream, read into one buffer of the announced length: a single copy of the object
+ * in memory (collecting chunks and concatenating them would briefly hold two).
+ */
+async function readAll(stream: Readable, length: number | undefined, maxBytes: number): Promise<Buffer> {
+  if (length === undefined) {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      assertInputSize(total, maxBytes);
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks, total);
+  }
+  const buffer = Buffer.allocUnsafe(length);
+  let offset = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (offset + chunk.length > length) throw new Error(`the body is longer than its ${length} bytes`);
+    chunk.copy(buffer, offset);
+    offset += chunk.length;
+  }
+  if (offset !== length) throw new Error(`the body ended after ${offset} of ${length} bytes`);
+  return buffer;
 }
 
 function isStatus(error: unknown, status: number): boolean {

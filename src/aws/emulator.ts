@@ -1,21 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import {
-  DeleteMessageBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { PrefixedStore } from '../adapters/prefixed-store.js';
 import { S3Store } from '../adapters/s3-store.js';
 import { SnsAlerts } from '../adapters/sns-alerts.js';
+import { type SqsConsumer, startSqsConsumer } from '../adapters/sqs-consumer.js';
 import type { RenderOptions } from '../core/render.js';
-import { createAltTextHandler } from '../lambda/alt-text.js';
-import { createFailoverHandler } from '../lambda/failover.js';
-import { createThumbnailHandler } from '../lambda/thumbnail.js';
+import { createAltTextHandler } from '../handlers/alt-text.js';
+import { createFailoverHandler } from '../handlers/failover.js';
+import { createThumbnailHandler, type SqsBatchHandler } from '../handlers/thumbnail.js';
 import { type AwsResources, awsResources } from './resources.js';
 
 /**
@@ -41,6 +36,8 @@ export interface RunningEmulator {
   resources: AwsResources;
   server: FauxqsServer;
   queueUrls: Record<string, string>;
+  /** The SDK clients the handlers use: tests add middleware to them to inject faults. */
+  clients: { s3: S3Client; sns: SNSClient; sqs: SQSClient };
   stop(): Promise<void>;
 }
 
@@ -106,13 +103,26 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
   });
 
   let stopping = false;
-  const loops = [
-    pollOriginals(),
-    mapQueue(resources.queues.thumbnail.name, thumbnail),
-    mapQueue(resources.queues.altText.name, altText),
-    mapQueue(resources.queues.thumbnail.deadLetterQueue, failover),
-    mapQueue(resources.queues.altText.deadLetterQueue, failover),
+  const mapped: [string, SqsBatchHandler][] = [
+    [resources.queues.thumbnail.name, thumbnail],
+    [resources.queues.altText.name, altText],
+    [resources.queues.thumbnail.deadLetterQueue, failover],
+    [resources.queues.altText.deadLetterQueue, failover],
   ];
+  // The SQS event source mapping: batches, short polls, no visibility extension.
+  const consumers: SqsConsumer[] = await Promise.all(
+    mapped.map(([queue, handle]) =>
+      startSqsConsumer({
+        client: sqs,
+        queueUrl: queueUrls[queue] as string,
+        handle,
+        batchSize: resources.batchSize,
+        waitTimeSeconds: 1,
+        log: (level, message, fields) => logger[level](message, { queue, ...fields }),
+      }),
+    ),
+  );
+  const notifier = pollOriginals();
 
   /** Plays S3's notification: a new or changed original becomes an ObjectCreated event. */
   async function pollOriginals(): Promise<void> {
@@ -146,61 +156,16 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
     }
   }
 
-  /** The SQS event source mapping: receive a batch, invoke, delete what succeeded. */
-  async function mapQueue(
-    queue: string,
-    handle: (event: SQSEvent, context: never) => Promise<SQSBatchResponse>,
-  ) {
-    const queueUrl = queueUrls[queue] as string;
-    const queueArn = `arn:aws:sqs:${region}:000000000000:${queue}`;
-    while (!stopping) {
-      try {
-        const { Messages: messages = [] } = await sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: queueUrl,
-            MaxNumberOfMessages: resources.batchSize,
-            WaitTimeSeconds: 1,
-            MessageSystemAttributeNames: ['All'],
-          }),
-        );
-        if (messages.length === 0) continue;
-        const event = {
-          Records: messages.map((message) => sqsRecord(message, queueArn, region)),
-        } as SQSEvent;
-        let failed: Set<string>;
-        try {
-          const result = await handle(event, {} as never);
-          failed = new Set(result.batchItemFailures.map((failure) => failure.itemIdentifier));
-        } catch (error) {
-          // A thrown invocation (e.g. every record failed): the whole batch comes back.
-          logger.warn('invocation failed', { queue, error: String(error) });
-          failed = new Set(messages.map((message) => message.MessageId ?? ''));
-        }
-        const done = messages.filter((message) => !failed.has(message.MessageId ?? ''));
-        if (done.length > 0) {
-          await sqs.send(
-            new DeleteMessageBatchCommand({
-              QueueUrl: queueUrl,
-              Entries: done.map((message, i) => ({ Id: String(i), ReceiptHandle: message.ReceiptHandle })),
-            }),
-          );
-        }
-      } catch (error) {
-        if (!stopping) logger.error('event source mapping failed', { queue, error: String(error) });
-        await sleep(200);
-      }
-    }
-  }
-
   return {
     endpoint,
     region,
     resources,
     server,
     queueUrls,
+    clients: { s3, sns, sqs },
     stop: async () => {
       stopping = true;
-      await Promise.all(loops);
+      await Promise.all([notifier, ...consumers.map((consumer) => consumer.stop())]);
       for (const client of [s3, sns, sqs]) client.destroy();
       await server.stop();
     },
@@ -238,20 +203,6 @@ function s3Event(
         },
       },
     ],
-  };
-}
-
-function sqsRecord(message: Message, queueArn: string, region: string) {
-  return {
-    messageId: message.MessageId ?? '',
-    receiptHandle: message.ReceiptHandle ?? '',
-    body: message.Body ?? '',
-    attributes: message.Attributes ?? {},
-    messageAttributes: {},
-    md5OfBody: message.MD5OfBody ?? '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: queueArn,
-    awsRegion: region,
   };
 }
 

@@ -1,7 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { FolderStore } from '../adapters/folder-store.js';
-import { classifyError, PermanentError, TooLargeError } from '../core/errors.js';
+import { classifyError, PermanentError } from '../core/errors.js';
 import { generateThumbnails } from '../core/generate-thumbnails.js';
+import { assertInputSize } from '../core/limits.js';
 import type { RenderOptions } from '../core/render.js';
 import type { ProgressEvent } from './progress.js';
 import type { BatchInput } from './walk.js';
@@ -51,10 +52,7 @@ export async function generateBatch(
       }
       claimed.add(input.key);
       // Check the size before reading: a huge file is refused without loading it.
-      const { size } = await stat(input.file);
-      if (size > options.limits.maxInputBytes) {
-        throw new TooLargeError(`input is ${size} bytes, over the limit of ${options.limits.maxInputBytes}`);
-      }
+      assertInputSize((await stat(input.file)).size, options.limits.maxInputBytes);
       await generateThumbnails({ key: input.key }, await readFile(input.file), store, options);
       processed += 1;
       onProgress({ key: input.key, ok: true, detail: `${Date.now() - began} ms` });

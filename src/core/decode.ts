@@ -4,14 +4,13 @@ import {
   classifyError,
   InputRefusedError,
   NotAnImageError,
-  TooLargeError,
   TooManyPixelsError,
   UnsupportedFormatError,
 } from './errors.js';
 import { type DetectedFormat, detectFormat, readUint32LE } from './formats.js';
 import { decodeHeicInWorker } from './heic-thread.js';
 import { keepOnlyDcScans } from './jpeg-dc.js';
-import type { Limits } from './limits.js';
+import { assertInputSize, type Limits } from './limits.js';
 
 /**
  * sharp decodes a JPEG at 1/8 scale only when it shrinks it by 9 or more (at exactly 8 it
@@ -52,9 +51,7 @@ export interface OpenOptions {
 
 export async function openSource(bytes: Buffer, { limits, allowSvg }: OpenOptions): Promise<OpenedSource> {
   if (bytes.length === 0) throw new NotAnImageError('not an image: the file is empty');
-  if (bytes.length > limits.maxInputBytes) {
-    throw new TooLargeError(`input is ${bytes.length} bytes, over the limit of ${limits.maxInputBytes}`);
-  }
+  assertInputSize(bytes.length, limits.maxInputBytes);
   const detected = detectFormat(bytes);
   if (!detected) throw new NotAnImageError('not an image: the bytes match no known image format');
   switch (detected.decoder) {

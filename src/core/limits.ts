@@ -1,4 +1,4 @@
-import { InvalidConfigError } from './errors.js';
+import { InvalidConfigError, TooLargeError } from './errors.js';
 
 /**
  * Every security limit in one place, each with its default. Hostile input (bombs, huge
@@ -58,4 +58,11 @@ export function resolveLimits(
     limits[key] = number;
   }
   return limits;
+}
+
+/** Refuses an input over the byte limit, before its bytes are read where the size is known first. */
+export function assertInputSize(size: number, maxInputBytes: number): void {
+  if (size > maxInputBytes) {
+    throw new TooLargeError(`input is ${size} bytes, over the limit of ${maxInputBytes}`);
+  }
 }

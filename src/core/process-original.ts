@@ -34,7 +34,7 @@ export async function processObjectCreated(event: ObjectCreated, deps: ProcessDe
     if (processed && event.sequencer && compareSequencers(event.sequencer, processed) < 0) {
       return { status: 'stale', processedSequencer: processed };
     }
-    const original = await deps.originals.get(event.key);
+    const original = await deps.originals.get(event.key, { maxBytes: deps.render.limits.maxInputBytes });
     if (!original)
       throw new OriginalMissingError(`the original ${event.key} is no longer in the originals store`);
     const manifest = await generateThumbnails(

@@ -88,7 +88,7 @@ export class LocalWorkers {
 
   private async thumbnail(job: JobRow): Promise<null> {
     const { queue, originals, thumbnails, render } = this.deps;
-    const original = await originals.get(job.key);
+    const original = await originals.get(job.key, { maxBytes: render.limits.maxInputBytes });
     if (!original)
       throw new OriginalMissingError(`the original ${job.key} is no longer in the originals store`);
     const image = queue.image(job.key);

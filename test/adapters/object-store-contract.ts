@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidKeyError } from '../../src/core/errors.js';
+import { InvalidKeyError, TooLargeError } from '../../src/core/errors.js';
 import type { ObjectStore } from '../../src/ports.js';
 
 export interface StoreUnderTest {
@@ -171,6 +171,18 @@ export function describeObjectStoreContract(name: string, makeStore: () => Promi
           expect((error as InvalidKeyError).code).toBe('INVALID_KEY');
         }
       });
+    });
+
+    it('get with maxBytes refuses a larger object with TooLargeError / TOO_LARGE, and reads one that fits', async () => {
+      const body = Buffer.alloc(200_000, 7);
+      await store.put('big.bin', body);
+      const refused = await store
+        .get('big.bin', { maxBytes: body.length - 1 })
+        .catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(TooLargeError);
+      expect((refused as TooLargeError).code).toBe('TOO_LARGE');
+      expect((await store.get('big.bin', { maxBytes: body.length }))?.body.equals(body)).toBe(true);
+      expect(await store.get('absent.bin', { maxBytes: 1 })).toBeUndefined();
     });
 
     it('a refused key leaves the store unchanged', async () => {

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Store } from '../../src/adapters/s3-store.js';
 import type { Manifest } from '../../src/core/manifest.js';
-import { createThumbnailHandler } from '../../src/lambda/thumbnail.js';
+import { createThumbnailHandler } from '../../src/handlers/thumbnail.js';
 import { fixtures } from '../fixtures.js';
 import { startFauxqsWithClients } from '../helpers/fauxqs.js';
 import { defaultOptions } from '../helpers/render.js';

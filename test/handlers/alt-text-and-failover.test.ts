@@ -6,8 +6,8 @@ import type { FauxqsServer } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Store } from '../../src/adapters/s3-store.js';
 import { SnsAlerts } from '../../src/adapters/sns-alerts.js';
-import { createAltTextHandler } from '../../src/lambda/alt-text.js';
-import { createFailoverHandler } from '../../src/lambda/failover.js';
+import { createAltTextHandler } from '../../src/handlers/alt-text.js';
+import { createFailoverHandler } from '../../src/handlers/failover.js';
 import { startFauxqsWithClients } from '../helpers/fauxqs.js';
 
 /** Against fauxqs on 127.0.0.1: real S3, SNS and SQS protocol, spoken to by the AWS SDK. */

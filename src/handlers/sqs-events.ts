@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { SQSRecord } from 'aws-lambda';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type ObjectCreated, parseEventDocument } from '../events/object-created.js';
 
 /**
@@ -29,9 +30,16 @@ export async function forEachObjectCreated(
   }
 }
 
-/** Reads a required environment variable, with a clear message when it is missing. */
-export function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`the ${name} environment variable is required`);
-  return value;
+type BatchHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
+
+/** Flushes the metrics a batch recorded (one EMF line), whether the batch succeeded or threw. */
+export function withMetrics(metrics: Metrics | undefined, handle: BatchHandler): BatchHandler {
+  if (!metrics) return handle;
+  return async (event, context) => {
+    try {
+      return await handle(event, context);
+    } finally {
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    }
+  };
 }

@@ -1,0 +1,101 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { PrefixedStore } from '../adapters/prefixed-store.js';
+import { S3Store } from '../adapters/s3-store.js';
+import { SnsAlerts } from '../adapters/sns-alerts.js';
+import { parseConfig } from '../config.js';
+import { InvalidConfigError } from '../core/errors.js';
+import type { AltTextHandlerDeps } from './alt-text.js';
+import type { FailoverDeps } from './failover.js';
+import type { ThumbnailHandlerDeps } from './thumbnail.js';
+
+/**
+ * The handlers' dependencies, built from the environment the Terraform module sets (and that a
+ * `thumbnailer worker` container is given). One place, shared by the Lambda entry points and
+ * the worker, so both read the same variables:
+ *
+ *   ORIGINALS_BUCKET, THUMBNAILS_BUCKET, ALT_TEXT_BUCKET   the three buckets
+ *   FAILURES_BUCKET      optional; failure records go under `failures/` in the thumbnails bucket
+ *   ALERTS_TOPIC_ARN     failover: where alerts are published
+ *   THUMBNAILER_*        render limits and presets, as everywhere (see README)
+ *   AWS_REGION, AWS_ENDPOINT_URL, credentials: the SDK's standard settings. With an endpoint
+ *   URL set (MinIO, R2, an emulator), S3 uses path-style addressing unless
+ *   THUMBNAILER_S3_PATH_STYLE=false.
+ */
+type Env = NodeJS.ProcessEnv;
+
+export function requiredEnv(name: string, env: Env = process.env): string {
+  const value = env[name];
+  if (!value) throw new InvalidConfigError(`the ${name} environment variable is required`);
+  return value;
+}
+
+export function s3ClientFromEnv(env: Env = process.env): S3Client {
+  const customEndpoint = Boolean(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL);
+  const pathStyle = env.THUMBNAILER_S3_PATH_STYLE
+    ? env.THUMBNAILER_S3_PATH_STYLE !== 'false'
+    : customEndpoint;
+  return new S3Client({ forcePathStyle: pathStyle });
+}
+
+function observability(service: string): { logger: Logger; metrics: Metrics } {
+  return {
+    logger: new Logger({ serviceName: service }),
+    metrics: new Metrics({
+      namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Thumbnailer',
+      serviceName: service,
+    }),
+  };
+}
+
+/** Failure records: their own bucket, or the `<prefix>` of the thumbnails bucket. */
+function failureStore(s3: S3Client, env: Env, prefix: string) {
+  return env.FAILURES_BUCKET
+    ? new PrefixedStore(new S3Store(s3, env.FAILURES_BUCKET), prefix.replace(/^failures\//, ''))
+    : new PrefixedStore(new S3Store(s3, requiredEnv('THUMBNAILS_BUCKET', env)), prefix);
+}
+
+export function thumbnailDepsFromEnv(
+  env: Env = process.env,
+  s3 = s3ClientFromEnv(env),
+): ThumbnailHandlerDeps {
+  const thumbnailsBucket = requiredEnv('THUMBNAILS_BUCKET', env);
+  return {
+    originals: new S3Store(s3, requiredEnv('ORIGINALS_BUCKET', env)),
+    thumbnails: new S3Store(s3, thumbnailsBucket),
+    failures: failureStore(s3, env, 'failures/'),
+    render: parseConfig({}, env),
+    outputBuckets: outputBuckets(env),
+    ...observability('thumbnailer-thumbnail'),
+  };
+}
+
+export function altTextDepsFromEnv(env: Env = process.env, s3 = s3ClientFromEnv(env)): AltTextHandlerDeps {
+  return {
+    altText: new S3Store(s3, requiredEnv('ALT_TEXT_BUCKET', env)),
+    provider: 'off',
+    outputBuckets: outputBuckets(env),
+    ...observability('thumbnailer-alt-text'),
+  };
+}
+
+export function failoverDepsFromEnv(
+  env: Env = process.env,
+  s3 = s3ClientFromEnv(env),
+  sns = new SNSClient({}),
+): FailoverDeps {
+  return {
+    failures: failureStore(s3, env, 'failures/dead-letters/'),
+    alerts: new SnsAlerts(sns, requiredEnv('ALERTS_TOPIC_ARN', env)),
+    ...observability('thumbnailer-failover'),
+  };
+}
+
+/** Buckets whose objects are outputs, never originals: no recursion even if misrouted. */
+function outputBuckets(env: Env): string[] {
+  return [env.THUMBNAILS_BUCKET, env.ALT_TEXT_BUCKET, env.FAILURES_BUCKET].filter(
+    (bucket): bucket is string => Boolean(bucket),
+  );
+}

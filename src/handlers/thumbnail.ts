@@ -1,0 +1,56 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { type ProcessDeps, processObjectCreated } from '../core/process-original.js';
+import { forEachObjectCreated, withMetrics } from './sqs-events.js';
+
+/**
+ * The thumbnail handler: an SQS batch (S3 events, through SNS) in, `batchItemFailures` out for
+ * the records that failed with a retryable error only. Thin: each record is parsed into
+ * ObjectCreated events and handed to the same use case every deployment runs. The Lambda
+ * function and `thumbnailer worker` both run it.
+ */
+export interface ThumbnailHandlerDeps extends ProcessDeps {
+  /** Buckets whose objects are never originals (no recursion). */
+  outputBuckets: readonly string[];
+  logger: Logger;
+  /** CloudWatch metrics in EMF, flushed after each batch; none when absent. */
+  metrics?: Metrics;
+}
+
+export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
+
+export function createThumbnailHandler(deps: ThumbnailHandlerDeps): SqsBatchHandler {
+  const processor = new BatchProcessor(EventType.SQS);
+  const count = (name: string) => deps.metrics?.addMetric(name, MetricUnit.Count, 1);
+  const recordHandler = (record: SQSRecord): Promise<void> =>
+    forEachObjectCreated(record, deps, async (event) => {
+      const started = performance.now();
+      let outcome: Awaited<ReturnType<typeof processObjectCreated>>;
+      try {
+        outcome = await processObjectCreated(event, deps);
+      } catch (error) {
+        count('RetryableFailures');
+        deps.logger.warn('thumbnail failed, will be retried', { error: String(error) });
+        throw error;
+      }
+      if (outcome.status === 'failed') {
+        count('PermanentFailures');
+        deps.logger.error('thumbnail failed permanently', {
+          code: outcome.error.code,
+          error: outcome.error.message,
+        });
+      } else if (outcome.status === 'stale') {
+        count('StaleEventsSkipped');
+        deps.logger.info('stale event skipped', { processedSequencer: outcome.processedSequencer });
+      } else {
+        count('ImagesProcessed');
+        deps.metrics?.addMetric('ProcessingTime', MetricUnit.Milliseconds, performance.now() - started);
+        deps.logger.info('thumbnails written', { renditions: outcome.manifest.renditions.length });
+      }
+    });
+  return withMetrics(deps.metrics, (event, context) =>
+    processPartialResponse(event, recordHandler, processor, { context: context as Context }),
+  );
+}
