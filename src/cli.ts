@@ -10,6 +10,8 @@ const HELP = `thumbnailer ${GENERATOR_VERSION}: thumbnails, placeholders and man
 Usage:
   thumbnailer serve [--data DIR] [--host H] [--port P] [--watch DIR] [--token T] [--concurrency N]
   thumbnailer generate <files or folders...> --out <dir> [options]
+  thumbnailer worker --queue-url <sqs url> [--function thumbnail|alt-text|failover]
+  thumbnailer redrive --dlq-url <sqs url> [--to-url <sqs url>] [--max N]
   thumbnailer help
   thumbnailer --version
 
@@ -29,6 +31,20 @@ generate options:
   --concurrency <n>    images processed at once (default: CPU cores, here ${availableParallelism()})
   --json               print one JSON summary on stdout
   --config <file>      config file (default: ./thumbnailer.config.json when present)
+
+worker options (an AWS function's handler as a long-running SQS consumer, for containers;
+it reads the same environment as the Lambda function: ORIGINALS_BUCKET, THUMBNAILS_BUCKET,
+ALT_TEXT_BUCKET, ALERTS_TOPIC_ARN, AWS_REGION, AWS_ENDPOINT_URL...; see the README):
+  --queue-url <url>    the queue to consume (THUMBNAILER_QUEUE_URL)
+  --function <name>    thumbnail (default), alt-text, or failover (point it at a DLQ)
+  --batch-size <n>     messages per batch, 1 to 10 (default 10)
+  --wait-time <s>      long-polling wait, 0 to 20 seconds (default 20)
+SIGTERM or SIGINT: stop receiving, finish and delete the batch in hand, exit 0.
+
+redrive: once the cause of the failures is fixed, sends a dead-letter queue's messages back to
+the queue whose redrive policy names it (or to --to-url): those still in the DLQ, and those the
+failover function recorded (read from THUMBNAILS_BUCKET or FAILURES_BUCKET when set).
+Prints {"from","to","moved","fromRecords"}.
 
 Exit status of generate: 0 all images succeeded, 1 some failed, 2 usage error.
 npm start runs "thumbnailer serve" with these defaults: then open http://127.0.0.1:8080.
@@ -54,6 +70,14 @@ async function main(argv: string[]): Promise<number> {
     case 'generate': {
       const { runGenerate } = await import('./cli/generate-command.js');
       return runGenerate(rest);
+    }
+    case 'worker': {
+      const { runWorker } = await import('./cli/worker-command.js');
+      return runWorker(rest);
+    }
+    case 'redrive': {
+      const { runRedrive } = await import('./cli/redrive-command.js');
+      return runRedrive(rest);
     }
     default:
       throw new UsageError(`unknown command "${command}"`);

@@ -22,6 +22,8 @@ export interface ObjectStore {
    */
   get(key: string, options?: GetOptions): Promise<StoredObject | undefined>;
   delete(key: string): Promise<void>;
+  /** Every key that starts with `prefix` (a plain string prefix), in no promised order. */
+  list(prefix: string): AsyncIterable<string>;
 }
 
 /** Where alerts go: an SNS topic on AWS (email, chat, paging), the log locally. */

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidKeyError } from '../core/errors.js';
 import { assertSafeKey } from '../core/keys.js';
@@ -65,6 +65,24 @@ export class FolderStore implements ObjectStore {
     } catch (error) {
       if (!isFolder(error)) throw error;
     }
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    // Walk from the deepest folder the prefix names; temporary files (`.<uuid>.tmp`) are not objects.
+    const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const start = folder ? await this.pathFor(folder, { create: false }) : this.root;
+    let entries: string[];
+    try {
+      entries = (await readdir(start, { recursive: true, withFileTypes: true }))
+        .filter((entry) => entry.isFile() && !/^\.[0-9a-f-]{36}\.tmp$/.test(entry.name))
+        .map((entry) =>
+          path.relative(this.root, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'),
+        );
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+    yield* entries.filter((key) => key.startsWith(prefix));
   }
 
   private async pathFor(key: string, { create }: { create: boolean }): Promise<string> {

@@ -18,4 +18,8 @@ export class PrefixedStore implements ObjectStore {
   delete(key: string): Promise<void> {
     return this.inner.delete(this.prefix + key);
   }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    for await (const key of this.inner.list(this.prefix + prefix)) yield key.slice(this.prefix.length);
+  }
 }

@@ -111,8 +111,9 @@ export async function startSqsConsumer(options: SqsConsumerOptions): Promise<Sqs
   }
 
   /** Extends the batch's visibility at half the timeout, for as long as it runs. */
-  function keepInvisible(messages: Message[]): NodeJS.Timeout {
-    const every = Math.max(1, visibilityTimeout / 2) * 1000;
+  function keepInvisible(messages: Message[]): NodeJS.Timeout | undefined {
+    if (visibilityTimeout < 1) return undefined;
+    const every = (visibilityTimeout * 1000) / 2;
     return setInterval(() => {
       client
         .send(

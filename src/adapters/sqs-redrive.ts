@@ -4,6 +4,7 @@ import {
   ListQueuesCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
+  SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { InvalidConfigError } from '../core/errors.js';
@@ -77,8 +78,13 @@ export async function redriveDeadLetters(options: RedriveOptions): Promise<Redri
   return { from, to, moved };
 }
 
+/** Sends one message body to a queue. */
+export async function sendMessage(client: SQSClient, queueUrl: string, body: string): Promise<void> {
+  await client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+}
+
 /** The queue whose redrive policy sends its failures to `deadLetterQueueUrl`. */
-async function sourceQueueOf(client: SQSClient, deadLetterQueueUrl: string): Promise<string> {
+export async function sourceQueueOf(client: SQSClient, deadLetterQueueUrl: string): Promise<string> {
   const dlqArn = (
     await client.send(
       new GetQueueAttributesCommand({ QueueUrl: deadLetterQueueUrl, AttributeNames: ['QueueArn'] }),

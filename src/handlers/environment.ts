@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { PrefixedStore } from '../adapters/prefixed-store.js';
 import { S3Store } from '../adapters/s3-store.js';
 import { SnsAlerts } from '../adapters/sns-alerts.js';
@@ -40,6 +41,11 @@ export function s3ClientFromEnv(env: Env = process.env): S3Client {
   return new S3Client({ forcePathStyle: pathStyle });
 }
 
+/** With a custom endpoint, requests go to it rather than to the host in each queue URL. */
+export function sqsClientFromEnv(env: Env = process.env): SQSClient {
+  return new SQSClient({ useQueueUrlAsEndpoint: !(env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL) });
+}
+
 function observability(service: string): { logger: Logger; metrics: Metrics } {
   return {
     logger: new Logger({ serviceName: service }),
@@ -49,6 +55,8 @@ function observability(service: string): { logger: Logger; metrics: Metrics } {
     }),
   };
 }
+
+const DEAD_LETTERS = 'failures/dead-letters/';
 
 /** Failure records: their own bucket, or the `<prefix>` of the thumbnails bucket. */
 function failureStore(s3: S3Client, env: Env, prefix: string) {
@@ -81,13 +89,18 @@ export function altTextDepsFromEnv(env: Env = process.env, s3 = s3ClientFromEnv(
   };
 }
 
+/** Where the failover function keeps dead-letter records, when a bucket for them is configured. */
+export function deadLetterRecordsFromEnv(env: Env = process.env, s3 = s3ClientFromEnv(env)) {
+  return env.FAILURES_BUCKET || env.THUMBNAILS_BUCKET ? failureStore(s3, env, DEAD_LETTERS) : undefined;
+}
+
 export function failoverDepsFromEnv(
   env: Env = process.env,
   s3 = s3ClientFromEnv(env),
   sns = new SNSClient({}),
 ): FailoverDeps {
   return {
-    failures: failureStore(s3, env, 'failures/dead-letters/'),
+    failures: failureStore(s3, env, DEAD_LETTERS),
     alerts: new SnsAlerts(sns, requiredEnv('ALERTS_TOPIC_ARN', env)),
     ...observability('thumbnailer-failover'),
   };

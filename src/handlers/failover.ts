@@ -59,7 +59,7 @@ async function recordFailure(record: SQSRecord, deps: FailoverDeps): Promise<voi
       code: 'RETRIES_EXHAUSTED',
       message: 'the message failed on every receive; the function logs (by key) say why',
     },
-    redrive: `aws sqs start-message-move-task --source-arn ${record.eventSourceARN}  (or: thumbnailer redrive)`,
+    redrive: `thumbnailer redrive --dlq-url <the ${dlq} queue URL> (sends this record's body back)`,
     body: record.body,
   };
   await putJson(deps.failures, `${dlq}/${record.messageId}.json`, failure);

@@ -173,6 +173,31 @@ export function describeObjectStoreContract(name: string, makeStore: () => Promi
       });
     });
 
+    it('list yields every key under a prefix (in any order), and nothing for an absent prefix', async () => {
+      const keys = [
+        'dlq/b.json',
+        'dlq/a.json',
+        'dlq/sub/c d.json',
+        'dlq-other/x.json',
+        'dlq/é.json',
+        'top.json',
+      ];
+      for (const key of keys) await store.put(key, Buffer.from(key));
+      const list = async (prefix: string) => {
+        const found: string[] = [];
+        for await (const key of store.list(prefix)) found.push(key);
+        return found.sort();
+      };
+      const under = ['dlq/a.json', 'dlq/b.json', 'dlq/sub/c d.json', 'dlq/é.json'];
+      expect(await list('dlq/')).toEqual(under);
+      expect(await list('dlq')).toEqual(['dlq-other/x.json', ...under].sort());
+      expect(await list('dlq/sub/c')).toEqual(['dlq/sub/c d.json']);
+      expect(await list('nothing/')).toEqual([]);
+      expect((await list('')).length).toBe(keys.length);
+      await store.delete('dlq/a.json');
+      expect(await list('dlq/a')).toEqual([]);
+    });
+
     it('get with maxBytes refuses a larger object with TooLargeError / TOO_LARGE, and reads one that fits', async () => {
       const body = Buffer.alloc(200_000, 7);
       await store.put('big.bin', body);

@@ -1,0 +1,57 @@
+import { parseArgs } from 'node:util';
+import { redriveDeadLetters, sendMessage, sourceQueueOf } from '../adapters/sqs-redrive.js';
+import { redriveFailureRecords } from '../core/redrive.js';
+import { deadLetterRecordsFromEnv, sqsClientFromEnv } from '../handlers/environment.js';
+import { UsageError } from './usage-error.js';
+
+/**
+ * `thumbnailer redrive --dlq-url URL`: once the cause is fixed, sends a dead-letter queue's
+ * failures back to their source queue (found from its redrive policy, or --to-url): the
+ * messages still in the DLQ, and the dead-letter records the failover function kept of those
+ * it consumed (when THUMBNAILS_BUCKET or FAILURES_BUCKET says where they are). Prints
+ * `{"from":...,"to":...,"moved":N,"fromRecords":N}`.
+ */
+export async function runRedrive(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'dlq-url': { type: 'string' },
+      'to-url': { type: 'string' },
+      max: { type: 'string' },
+    },
+  });
+  const deadLetterQueueUrl = values['dlq-url'];
+  if (!deadLetterQueueUrl) throw new UsageError('redrive needs --dlq-url <dead-letter queue url>');
+  const maxMessages = values.max === undefined ? Number.POSITIVE_INFINITY : Number(values.max);
+  if (!(maxMessages >= 1) || (Number.isFinite(maxMessages) && !Number.isInteger(maxMessages))) {
+    throw new UsageError(`--max must be a whole number of 1 or more, got "${values.max}"`);
+  }
+  const client = sqsClientFromEnv(env);
+  try {
+    const to = values['to-url'] ?? (await sourceQueueOf(client, deadLetterQueueUrl));
+    const { moved } = await redriveDeadLetters({
+      client,
+      deadLetterQueueUrl,
+      targetQueueUrl: to,
+      maxMessages,
+    });
+    const records = deadLetterRecordsFromEnv(env);
+    const fromRecords = records
+      ? await redriveFailureRecords({
+          failures: records,
+          deadLetterQueue: queueName(deadLetterQueueUrl),
+          send: (body) => sendMessage(client, to, body),
+          maxMessages: maxMessages - moved,
+        })
+      : 0;
+    process.stdout.write(`${JSON.stringify({ from: deadLetterQueueUrl, to, moved, fromRecords })}\n`);
+    return 0;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** A queue's name: the last segment of its URL. */
+function queueName(queueUrl: string): string {
+  return new URL(queueUrl).pathname.split('/').filter(Boolean).pop() ?? '';
+}
