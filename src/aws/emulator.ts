@@ -173,7 +173,7 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
 }
 
 /** The S3 event notification JSON, as S3 publishes it (event structure 2.1). */
-function s3Event(
+export function s3Event(
   bucket: string,
   object: { Key?: string; Size?: number; ETag?: string },
   region: string,

@@ -28,9 +28,17 @@ import type { ThumbnailHandlerDeps } from './thumbnail.js';
 type Env = NodeJS.ProcessEnv;
 
 export function requiredEnv(name: string, env: Env = process.env): string {
-  const value = env[name];
-  if (!value) throw new InvalidConfigError(`the ${name} environment variable is required`);
-  return value;
+  assertEnv(env, [name]);
+  return env[name] as string;
+}
+
+/** Names every missing variable at once, rather than one per attempt. */
+function assertEnv(env: Env, names: string[]): void {
+  const missing = names.filter((name) => !env[name]);
+  if (missing.length === 1) throw new InvalidConfigError(`the ${missing[0]} environment variable is required`);
+  if (missing.length > 1) {
+    throw new InvalidConfigError(`these environment variables are required: ${missing.join(', ')}`);
+  }
 }
 
 export function s3ClientFromEnv(env: Env = process.env): S3Client {
@@ -69,6 +77,7 @@ export function thumbnailDepsFromEnv(
   env: Env = process.env,
   s3 = s3ClientFromEnv(env),
 ): ThumbnailHandlerDeps {
+  assertEnv(env, ['ORIGINALS_BUCKET', 'THUMBNAILS_BUCKET']);
   const thumbnailsBucket = requiredEnv('THUMBNAILS_BUCKET', env);
   return {
     originals: new S3Store(s3, requiredEnv('ORIGINALS_BUCKET', env)),
@@ -99,6 +108,7 @@ export function failoverDepsFromEnv(
   s3 = s3ClientFromEnv(env),
   sns = new SNSClient({}),
 ): FailoverDeps {
+  assertEnv(env, [env.FAILURES_BUCKET ? 'FAILURES_BUCKET' : 'THUMBNAILS_BUCKET', 'ALERTS_TOPIC_ARN']);
   return {
     failures: failureStore(s3, env, DEAD_LETTERS),
     alerts: new SnsAlerts(sns, requiredEnv('ALERTS_TOPIC_ARN', env)),

@@ -82,7 +82,11 @@ describe('SQS consumer', () => {
       expect(consumer.queueArn).toMatch(new RegExp(`^arn:aws:sqs:[^:]+:[^:]+:${name}$`));
       await send(queueUrl, 'fine');
       await send(queueUrl, 'flaky');
-      await waitFor(() => seen.some((s) => s.body === 'flaky' && s.receiveCount === '2'), 10_000, 'the retry');
+      await waitFor(
+        () => seen.some((s) => s.body === 'flaky' && s.receiveCount === '2'),
+        10_000,
+        'the retry',
+      );
       await waitFor(async () => {
         const now = await depth(queueUrl);
         return now.visible === 0 && now.inFlight === 0;

@@ -1,55 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fixtures } from '../fixtures.js';
+import { type CliChild, killChildren, runCli } from '../helpers/cli.js';
 import { tempDir, uploadFixtures, waitFor, waitForStatus } from '../helpers/local-service.js';
 
 /** `thumbnailer serve` as shipped: the bundled CLI in a child process. */
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(REPO, 'dist', 'cli.js');
-
-interface Served {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const children = new Set<ChildProcess>();
-
-/** The environment without THUMBNAILER_* variables, so that only the flags given count. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('THUMBNAILER_')));
-}
-
-function run(args: string[], cwd: string): Served {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd,
-    env: cleanEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    }),
-  );
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
+const run = (args: string[], cwd: string): CliChild => runCli(args, { cwd });
 
 /** The first stdout line, parsed, once the service printed it. */
-async function listening(served: Served): Promise<{ event: string; url: string; data: string }> {
+async function listening(served: CliChild): Promise<{ event: string; url: string; data: string }> {
   const line = await waitFor(
     () => {
       if (served.child.exitCode !== null) throw new Error(`serve exited: ${served.stderr()}`);
@@ -72,8 +32,7 @@ describe('thumbnailer serve', () => {
     ({ dir: root, cleanup } = await tempDir('serve'));
   });
   afterEach(async () => {
-    for (const child of children) child.kill('SIGKILL');
-    await waitFor(() => children.size === 0, 10_000, 'children gone');
+    await killChildren();
   });
   afterAll(async () => {
     await cleanup?.();
