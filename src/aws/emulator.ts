@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { type FauxqsServer, startFauxqs } from 'fauxqs';
+import type { FauxqsServer } from 'fauxqs';
 import { PrefixedStore } from '../adapters/prefixed-store.js';
 import { S3Store } from '../adapters/s3-store.js';
 import { SnsAlerts } from '../adapters/sns-alerts.js';
@@ -11,6 +11,7 @@ import type { RenderOptions } from '../core/render.js';
 import { createAltTextHandler } from '../handlers/alt-text.js';
 import { createFailoverHandler } from '../handlers/failover.js';
 import { createThumbnailHandler, type SqsBatchHandler } from '../handlers/thumbnail.js';
+import { startFauxqsOnLoopback } from './fauxqs-loopback.js';
 import { type AwsResources, awsResources } from './resources.js';
 
 /**
@@ -27,6 +28,8 @@ export interface EmulatorOptions {
   /** Overrides for tests: short visibility timeouts, fewer receives. */
   resources?: Partial<Pick<AwsResources, 'visibilityTimeoutSeconds' | 'maxReceiveCount'>>;
   pollIntervalMs?: number;
+  /** Off: no S3 notifications are played; a test publishes the events itself, in any order. */
+  notifications?: boolean;
   logger?: Logger;
 }
 
@@ -35,6 +38,8 @@ export interface RunningEmulator {
   region: string;
   resources: AwsResources;
   server: FauxqsServer;
+  /** ARNs of the events topic (S3 notifications) and the alerts topic. */
+  topicArns: { events: string; alerts: string };
   queueUrls: Record<string, string>;
   /** The SDK clients the handlers use: tests add middleware to them to inject faults. */
   clients: { s3: S3Client; sns: SNSClient; sqs: SQSClient };
@@ -47,12 +52,7 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
   const region = options.region ?? 'us-east-1';
   const resources = { ...awsResources(), ...options.resources };
   const logger = options.logger ?? new Logger({ serviceName: 'thumbnailer-emulator' });
-  const server = await startFauxqs({
-    host: '127.0.0.1',
-    port: options.port ?? 0,
-    logger: false,
-    defaultRegion: region,
-  });
+  const server = await startFauxqsOnLoopback({ port: options.port ?? 0, defaultRegion: region });
   const endpoint = `http://127.0.0.1:${server.port}`;
   const clientConfig = { endpoint, region, credentials: CREDENTIALS };
   const s3 = new S3Client({ ...clientConfig, forcePathStyle: true });
@@ -122,7 +122,7 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
       }),
     ),
   );
-  const notifier = pollOriginals();
+  const notifier = options.notifications === false ? Promise.resolve() : pollOriginals();
 
   /** Plays S3's notification: a new or changed original becomes an ObjectCreated event. */
   async function pollOriginals(): Promise<void> {
@@ -161,6 +161,7 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
     region,
     resources,
     server,
+    topicArns: { events: eventsTopic, alerts: alertsTopic },
     queueUrls,
     clients: { s3, sns, sqs },
     stop: async () => {

@@ -35,7 +35,8 @@ export function requiredEnv(name: string, env: Env = process.env): string {
 /** Names every missing variable at once, rather than one per attempt. */
 function assertEnv(env: Env, names: string[]): void {
   const missing = names.filter((name) => !env[name]);
-  if (missing.length === 1) throw new InvalidConfigError(`the ${missing[0]} environment variable is required`);
+  if (missing.length === 1)
+    throw new InvalidConfigError(`the ${missing[0]} environment variable is required`);
   if (missing.length > 1) {
     throw new InvalidConfigError(`these environment variables are required: ${missing.join(', ')}`);
   }

@@ -1,13 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PrefixedStore } from '../../src/adapters/prefixed-store.js';
 import { S3Store } from '../../src/adapters/s3-store.js';
-import { type RunningEmulator, startAwsEmulation } from '../../src/aws/emulator.js';
+import { type RunningEmulator, s3Event, startAwsEmulation } from '../../src/aws/emulator.js';
 import { awsResources } from '../../src/aws/resources.js';
+import { uploadKey } from '../../src/core/keys.js';
 import type { Manifest } from '../../src/core/manifest.js';
 import { fixtures } from '../fixtures.js';
+import { cleanEnv, runCli } from '../helpers/cli.js';
+import { sdkEnvironment } from '../helpers/fauxqs.js';
 import { defaultOptions } from '../helpers/render.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The whole AWS flow on this machine: S3 upload -> SNS -> SQS -> handlers -> buckets. */
 let emulator: RunningEmulator;
@@ -37,16 +44,6 @@ afterAll(async () => {
   await emulator?.stop();
 });
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 async function upload(key: string, file: string): Promise<void> {
   await s3.send(
     new PutObjectCommand({
@@ -73,12 +70,12 @@ describe('the AWS flow, emulated', () => {
   it('an original with spaces and non-ASCII in its name gets thumbnails, a manifest and an alt-text record', async () => {
     const key = 'my photos/crème brûlée.jpg';
     await upload(key, fixtures.photo.branches);
-    const stored = await waitFor(() => thumbnails.get(`${key}/manifest.json`), 'the manifest');
+    const stored = await waitFor(() => thumbnails.get(`${key}/manifest.json`), 20_000, 'the manifest');
     const manifest = JSON.parse(stored.body.toString()) as Manifest;
     expect(manifest.source).toMatchObject({ key, width: 600, height: 400 });
     expect(manifest.source.sequencer).toMatch(/^[0-9A-F]+$/);
     for (const rendition of manifest.renditions) expect(await thumbnails.get(rendition.key)).toBeDefined();
-    const alt = await waitFor(() => altText.get(`${key}.json`), 'the alt-text record');
+    const alt = await waitFor(() => altText.get(`${key}.json`), 20_000, 'the alt-text record');
     expect(JSON.parse(alt.body.toString())).toMatchObject({ key, status: 'not-configured' });
   });
 
@@ -87,8 +84,200 @@ describe('the AWS flow, emulated', () => {
     await upload(key, fixtures.hostile.cutAfter4k);
     const record = await waitFor(
       () => thumbnails.get(`failures/thumbnail/${key}.json`),
+      20_000,
       'the failure record',
     );
     expect(JSON.parse(record.body.toString())).toMatchObject({ key, error: { code: 'CORRUPT_IMAGE' } });
+  });
+});
+
+describe('same names, in the AWS flow', () => {
+  it('two different files under one name through the date-partitioned upload path: both processed', async () => {
+    const day = new Date('2026-11-27T12:00:00Z');
+    const keys = [uploadKey('cat.jpg', day, 'aaaa1111'), uploadKey('cat.jpg', day, 'bbbb2222')];
+    await upload(keys[0] as string, fixtures.photo.branches);
+    await upload(keys[1] as string, fixtures.photo.ladybird);
+    const [first, second] = await Promise.all(
+      keys.map(async (key) => {
+        const stored = await waitFor(() => thumbnails.get(`${key}/manifest.json`), 20_000, key);
+        return JSON.parse(stored.body.toString()) as Manifest;
+      }),
+    );
+    expect(first?.source).toMatchObject({ key: keys[0], width: 600, height: 400 });
+    expect(second?.source.key).toBe(keys[1]);
+    expect([second?.source.width, second?.source.height]).not.toEqual([600, 400]);
+  });
+});
+
+describe('retries, dead letters and redrive', () => {
+  /** Originals whose renditions cannot be written: S3 answers 500 InternalError to those PUTs. */
+  const failing = new Set<string>();
+  const faultHits = new Map<string, number>();
+  const alertsQueue = 'test-alerts';
+
+  beforeAll(() => {
+    const thumbnailsBucket = emulator.resources.buckets.thumbnails;
+    emulator.clients.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Bucket?: string; Key?: string };
+        const original = [...failing].find((key) => input.Key?.startsWith(`${key}/`));
+        if (context.commandName === 'PutObjectCommand' && input.Bucket === thumbnailsBucket && original) {
+          faultHits.set(original, (faultHits.get(original) ?? 0) + 1);
+          throw Object.assign(new Error('We encountered an internal error. Please try again.'), {
+            name: 'InternalError',
+            $metadata: { httpStatusCode: 500 },
+          });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'testFaultInjection' },
+    );
+    emulator.server.createQueue(alertsQueue);
+    emulator.server.subscribe({ topic: emulator.resources.topics.alerts, queue: alertsQueue });
+  });
+
+  it('a transient S3 fault: the event is retried and then succeeds, with no failure record', async () => {
+    const key = 'flaky/retry.jpg';
+    failing.add(key);
+    await upload(key, fixtures.photo.branches);
+    await waitFor(() => faultHits.get(key), 20_000, 'a failed attempt');
+    failing.delete(key); // the fault clears before maxReceiveCount (2) is used up
+    const stored = await waitFor(() => thumbnails.get(`${key}/manifest.json`), 20_000, 'the manifest');
+    expect(JSON.parse(stored.body.toString())).toMatchObject({ source: { key } });
+    expect(await thumbnails.get(`failures/thumbnail/${key}.json`)).toBeUndefined();
+    expect(await deadLetterRecordFor(key)).toBeUndefined();
+  });
+
+  it('a fault that outlasts maxReceiveCount: DLQ, failure record and alert; redrive works once it clears', async () => {
+    const key = 'outage/down.jpg';
+    failing.add(key);
+    await upload(key, fixtures.photo.ladybird);
+    const [recordKey, record] = await waitFor(
+      () => deadLetterRecordFor(key),
+      30_000,
+      'the dead-letter record',
+    );
+    expect(record).toMatchObject({
+      deadLetterQueue: emulator.resources.queues.thumbnail.deadLetterQueue,
+      keys: [key],
+      error: { code: 'RETRIES_EXHAUSTED' },
+    });
+    expect(record.receiveCount).toBeGreaterThanOrEqual(1);
+    expect(Date.parse(record.firstReceivedAt)).not.toBeNaN();
+    expect(faultHits.get(key)).toBeGreaterThanOrEqual(emulator.resources.maxReceiveCount);
+    expect(await thumbnails.get(`${key}/manifest.json`)).toBeUndefined();
+
+    const alert = await waitFor(() => receiveAlert(key), 20_000, 'the alert');
+    expect(alert.Subject).toContain(key);
+    expect(JSON.parse(alert.Message)).toMatchObject({ keys: [key], error: { code: 'RETRIES_EXHAUSTED' } });
+
+    failing.delete(key);
+    const redrive = runCli(['redrive', '--dlq-url', emulator.queueUrls[record.deadLetterQueue] as string], {
+      env: cleanEnv({
+        ...sdkEnvironment(emulator.endpoint),
+        THUMBNAILS_BUCKET: emulator.resources.buckets.thumbnails,
+      }),
+    });
+    expect((await redrive.exited).code, redrive.stderr()).toBe(0);
+    expect(JSON.parse(redrive.stdout())).toEqual({
+      from: emulator.queueUrls[record.deadLetterQueue],
+      to: emulator.queueUrls[emulator.resources.queues.thumbnail.name],
+      moved: 0,
+      fromRecords: 1,
+    });
+    const stored = await waitFor(
+      () => thumbnails.get(`${key}/manifest.json`),
+      20_000,
+      'the redriven manifest',
+    );
+    expect(JSON.parse(stored.body.toString())).toMatchObject({ source: { key } });
+    expect(await thumbnails.get(`failures/dead-letters/${recordKey}`)).toBeUndefined();
+  });
+
+  /** The failover's record for `key`, with its key under failures/dead-letters/, if there is one. */
+  async function deadLetterRecordFor(key: string) {
+    const records = new PrefixedStore(thumbnails, 'failures/dead-letters/');
+    for await (const recordKey of records.list('')) {
+      const record = JSON.parse((await records.get(recordKey))?.body.toString() ?? '{}');
+      if (record.keys?.includes(key)) return [recordKey, record] as const;
+    }
+    return undefined;
+  }
+
+  async function receiveAlert(key: string) {
+    const { Messages = [] } = await emulator.clients.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: emulator.queueUrls[alertsQueue] ?? (await alertsQueueUrl()),
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+      }),
+    );
+    const alerts = Messages.map(
+      (message) => JSON.parse(message.Body ?? '{}') as { Subject: string; Message: string },
+    );
+    return alerts.find((alert) => alert.Subject.includes(key));
+  }
+
+  async function alertsQueueUrl(): Promise<string> {
+    const { QueueUrl } = await emulator.clients.sqs.send(new GetQueueUrlCommand({ QueueName: alertsQueue }));
+    return QueueUrl as string;
+  }
+});
+
+describe('events delivered out of order', () => {
+  let ordered: RunningEmulator;
+  beforeAll(async () => {
+    ordered = await startAwsEmulation({
+      render: defaultOptions,
+      resources: { visibilityTimeoutSeconds: 1, maxReceiveCount: 2 },
+      notifications: false,
+      logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+    });
+  });
+  afterAll(() => ordered?.stop());
+
+  it("two files written under one key, the newer write's event first: the thumbnails stay the newer file's", async () => {
+    const { s3: client, sns, sqs } = ordered.clients;
+    const bucket = ordered.resources.buckets.originals;
+    const key = 'same key/photo.jpg';
+    const writes: { Key: string; Size: number; ETag?: string }[] = [];
+    for (const file of [fixtures.photo.branches, fixtures.photo.ladybird]) {
+      const body = await readFile(file);
+      const put = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+      writes.push({ Key: key, Size: body.length, ETag: put.ETag });
+    }
+    const [older, newer] = writes;
+    const publish = (write: (typeof writes)[number] | undefined, sequencer: bigint) =>
+      sns.send(
+        new PublishCommand({
+          TopicArn: ordered.topicArns.events,
+          Subject: 'Amazon S3 Notification',
+          Message: JSON.stringify(s3Event(bucket, write ?? {}, ordered.region, sequencer)),
+        }),
+      );
+    await publish(newer, 0x2000n);
+    await publish(older, 0x1000n);
+
+    const thumbnailQueue = ordered.queueUrls[ordered.resources.queues.thumbnail.name] as string;
+    await waitFor(
+      async () => {
+        const { Attributes: a = {} } = await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: thumbnailQueue,
+            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+          }),
+        );
+        return a.ApproximateNumberOfMessages === '0' && a.ApproximateNumberOfMessagesNotVisible === '0';
+      },
+      20_000,
+      'both events processed',
+    );
+    const stored = await new S3Store(client, ordered.resources.buckets.thumbnails).get(
+      `${key}/manifest.json`,
+    );
+    const manifest = JSON.parse(stored?.body.toString() ?? '{}') as Manifest;
+    expect(manifest.source.sequencer).toBe(0x2000n.toString(16).toUpperCase().padStart(18, '0'));
+    expect(manifest.source.etag?.replace(/"/g, '')).toBe(newer?.ETag?.replace(/"/g, ''));
+    expect([manifest.source.width, manifest.source.height]).not.toEqual([600, 400]); // not branches.jpg
   });
 });

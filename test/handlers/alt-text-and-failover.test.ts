@@ -103,7 +103,7 @@ describe('failover handler', () => {
       recordedAt: '2026-11-27T12:00:00.000Z',
       error: { code: 'RETRIES_EXHAUSTED' },
     });
-    expect(record.redrive).toContain('start-message-move-task');
+    expect(record.redrive).toContain('thumbnailer redrive --dlq-url');
 
     // The alert went through the topic into the queue subscribed to it.
     const inbox = server.inspectQueue('alerts-inbox')?.messages.ready ?? [];

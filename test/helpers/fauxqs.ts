@@ -1,7 +1,8 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { type FauxqsServer, startFauxqs } from 'fauxqs';
+import type { FauxqsServer } from 'fauxqs';
+import { startFauxqsOnLoopback } from '../../src/aws/fauxqs-loopback.js';
 
 export const TEST_REGION = 'us-east-1';
 export const TEST_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -15,7 +16,7 @@ export async function startFauxqsWithClients(): Promise<{
   sqs: SQSClient;
   stop(): Promise<void>;
 }> {
-  const server = await startFauxqs({ host: '127.0.0.1', port: 0, logger: false });
+  const server = await startFauxqsOnLoopback();
   const endpoint = `http://127.0.0.1:${server.port}`;
   const config = { endpoint, region: TEST_REGION, credentials: TEST_CREDENTIALS };
   const s3 = new S3Client({ ...config, forcePathStyle: true });
