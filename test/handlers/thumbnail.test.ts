@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Context, SQSEvent } from 'aws-lambda';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { S3Store } from '../../src/adapters/s3-store.js';
 import type { Manifest } from '../../src/core/manifest.js';
 import { createThumbnailHandler } from '../../src/handlers/thumbnail.js';
 import { fixtures } from '../fixtures.js';
-import { startFauxqsWithClients } from '../helpers/fauxqs.js';
+import { startFauxqsWithClients, TEST_CREDENTIALS, TEST_REGION } from '../helpers/fauxqs.js';
 import { defaultOptions } from '../helpers/render.js';
 
 /**
@@ -177,6 +177,56 @@ describe('thumbnail handler', () => {
     const [a, b] = await Promise.all(keys.map(manifestOf));
     expect(a?.source).toMatchObject({ width: 600, height: 400 });
     expect(b?.source).toMatchObject({ width: 2268, height: 1512 });
+  });
+});
+
+describe('a batch of 10 with 2 bad records', () => {
+  it('returns exactly those 2 as batchItemFailures; SNS envelopes with raw delivery off and on both work', async () => {
+    // A second client to the same S3, whose rendition writes for keys under bad/ fail (HTTP 500).
+    const faulty = new S3Client({
+      endpoint: fauxqs.endpoint,
+      region: TEST_REGION,
+      credentials: TEST_CREDENTIALS,
+      forcePathStyle: true,
+    });
+    faulty.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Bucket?: string; Key?: string };
+        if (context.commandName === 'PutObjectCommand' && input.Key?.startsWith('bad/')) {
+          throw Object.assign(new Error('We encountered an internal error.'), {
+            name: 'InternalError',
+            $metadata: { httpStatusCode: 500 },
+          });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'testFault' },
+    );
+    const batchHandler = createThumbnailHandler({
+      originals: new S3Store(faulty, 'originals'),
+      thumbnails: new S3Store(faulty, 'thumbnails'),
+      failures: new S3Store(faulty, 'failures'),
+      render: defaultOptions,
+      outputBuckets: ['thumbnails'],
+      logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+    });
+    const keys = Array.from({ length: 10 }, (_, i) =>
+      i === 3 || i === 7 ? `bad/${i}.png` : `batch/${i}.png`,
+    );
+    for (const key of keys) await upload(key, fixtures.formats.pngPalette);
+    const records = keys.map((key, i) => {
+      const record = sqsRecord(key, `0B${i}`);
+      // Raw message delivery on for the odd ones: the body is the S3 event itself.
+      return i % 2 === 1 ? { ...record, body: JSON.parse(record.body).Message } : record;
+    });
+    const result = await batchHandler({ Records: records } as unknown as SQSEvent, context);
+    expect(result.batchItemFailures.map((failure) => failure.itemIdentifier).sort()).toEqual(
+      [records[3]?.messageId, records[7]?.messageId].sort(),
+    );
+    for (const key of keys) {
+      expect(await manifestOf(key), key).toEqual(key.startsWith('bad/') ? undefined : expect.anything());
+    }
+    faulty.destroy();
   });
 });
 
