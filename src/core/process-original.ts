@@ -30,25 +30,7 @@ export type ProcessOutcome =
 
 export async function processObjectCreated(event: ObjectCreated, deps: ProcessDeps): Promise<ProcessOutcome> {
   try {
-    const processed = await processedSequencer(event.key, deps.thumbnails);
-    if (processed && event.sequencer && compareSequencers(event.sequencer, processed) < 0) {
-      return { status: 'stale', processedSequencer: processed };
-    }
-    const original = await deps.originals.get(event.key, { maxBytes: deps.render.limits.maxInputBytes });
-    if (!original)
-      throw new OriginalMissingError(`the original ${event.key} is no longer in the originals store`);
-    const manifest = await generateThumbnails(
-      {
-        key: event.key,
-        etag: event.etag ?? original.etag,
-        ...(event.versionId && { versionId: event.versionId }),
-        ...(event.sequencer && { sequencer: event.sequencer }),
-      },
-      original.body,
-      deps.thumbnails,
-      deps.render,
-    );
-    return { status: 'done', manifest };
+    return await renderOriginal(event, deps);
   } catch (thrown) {
     const error = classifyError(thrown);
     if (error.retryable) throw error;
@@ -59,6 +41,38 @@ export async function processObjectCreated(event: ObjectCreated, deps: ProcessDe
     );
     return { status: 'failed', error };
   }
+}
+
+/**
+ * The steps themselves, errors thrown as they come: skip a stale event, fetch the original
+ * (refused on its size before it is read), render it. The local workers call this directly;
+ * their queue records failures its own way (dead-letter rows, then the failover worker).
+ */
+export async function renderOriginal(
+  event: ObjectCreated,
+  deps: Pick<ProcessDeps, 'originals' | 'thumbnails' | 'render'>,
+): Promise<Exclude<ProcessOutcome, { status: 'failed' }>> {
+  if (event.sequencer) {
+    const processed = await processedSequencer(event.key, deps.thumbnails);
+    if (processed && compareSequencers(event.sequencer, processed) < 0) {
+      return { status: 'stale', processedSequencer: processed };
+    }
+  }
+  const original = await deps.originals.get(event.key, { maxBytes: deps.render.limits.maxInputBytes });
+  if (!original)
+    throw new OriginalMissingError(`the original ${event.key} is no longer in the originals store`);
+  const manifest = await generateThumbnails(
+    {
+      key: event.key,
+      etag: event.etag ?? original.etag,
+      ...(event.versionId && { versionId: event.versionId }),
+      ...(event.sequencer && { sequencer: event.sequencer }),
+    },
+    original.body,
+    deps.thumbnails,
+    deps.render,
+  );
+  return { status: 'done', manifest };
 }
 
 /** The sequencer of the write whose thumbnails are in the store now, if known. */

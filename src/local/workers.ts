@@ -1,7 +1,7 @@
 import type { FolderStore } from '../adapters/folder-store.js';
 import type { JobRow, QueueName, SqliteQueue } from '../adapters/sqlite-queue.js';
-import { classifyError, OriginalMissingError } from '../core/errors.js';
-import { generateThumbnails } from '../core/generate-thumbnails.js';
+import { classifyError } from '../core/errors.js';
+import { renderOriginal } from '../core/process-original.js';
 import type { RenderOptions } from '../core/render.js';
 import { putJson } from '../core/store-json.js';
 import type { Logger } from './log.js';
@@ -87,17 +87,8 @@ export class LocalWorkers {
   }
 
   private async thumbnail(job: JobRow): Promise<null> {
-    const { queue, originals, thumbnails, render } = this.deps;
-    const original = await originals.get(job.key, { maxBytes: render.limits.maxInputBytes });
-    if (!original)
-      throw new OriginalMissingError(`the original ${job.key} is no longer in the originals store`);
-    const image = queue.image(job.key);
-    await generateThumbnails(
-      { key: job.key, etag: image?.etag ?? original.etag },
-      original.body,
-      thumbnails,
-      render,
-    );
+    const etag = this.deps.queue.image(job.key)?.etag;
+    await renderOriginal({ bucket: 'originals', key: job.key, ...(etag && { etag }) }, this.deps);
     return null;
   }
 
