@@ -9,9 +9,11 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
+import { createAltTextModel } from '../adapters/alt-text-models.js';
 import { PrefixedStore } from '../adapters/prefixed-store.js';
 import { S3Store } from '../adapters/s3-store.js';
 import { SnsAlerts } from '../adapters/sns-alerts.js';
+import type { AltTextConfig } from '../config.js';
 import type { RenderOptions } from '../core/render.js';
 import { createAltTextHandler } from '../lambda/alt-text.js';
 import { createFailoverHandler } from '../lambda/failover.js';
@@ -29,6 +31,8 @@ export interface EmulatorOptions {
   port?: number;
   region?: string;
   render: RenderOptions;
+  /** The alt-text provider, as the alt-text Lambda reads it from its environment (default off). */
+  altText?: AltTextConfig;
   /** Overrides for tests: short visibility timeouts, fewer receives. */
   resources?: Partial<Pick<AwsResources, 'visibilityTimeoutSeconds' | 'maxReceiveCount'>>;
   pollIntervalMs?: number;
@@ -95,7 +99,10 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
   });
   const altText = createAltTextHandler({
     altText: new S3Store(s3, resources.buckets.altText),
-    provider: 'off',
+    originals: new S3Store(s3, resources.buckets.originals),
+    model: options.altText && (await createAltTextModel(options.altText)),
+    language: options.altText?.language,
+    image: options.render,
     outputBuckets,
     logger,
   });

@@ -2,7 +2,9 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { Logger } from '@aws-lambda-powertools/logger';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createAltTextModel } from '../adapters/alt-text-models.js';
 import { S3Store } from '../adapters/s3-store.js';
+import { parseConfig } from '../config.js';
 import { type AltTextDeps, describeObjectCreated } from '../core/alt-text.js';
 import { forEachObjectCreated, requiredEnv } from './sqs-events.js';
 
@@ -16,24 +18,29 @@ export function createAltTextHandler(deps: AltTextHandlerDeps) {
   const processor = new BatchProcessor(EventType.SQS);
   const recordHandler = (record: SQSRecord): Promise<void> =>
     forEachObjectCreated(record, deps, async (event) => {
-      const result = await describeObjectCreated(event, deps);
-      deps.logger.info('alt text recorded', { status: result.status });
+      const { outcome } = await describeObjectCreated(event, deps);
+      deps.logger.info('alt text recorded', { outcome });
     });
   return (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
     processPartialResponse(event, recordHandler, processor, { context });
 }
 
-let built: ReturnType<typeof createAltTextHandler> | undefined;
-export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  built ??= (() => {
+let built: Promise<ReturnType<typeof createAltTextHandler>> | undefined;
+export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  built ??= (async () => {
     const s3 = new S3Client({});
     const altTextBucket = requiredEnv('ALT_TEXT_BUCKET');
+    // ALT_TEXT_PROVIDER, ALT_TEXT_MODEL, ALT_TEXT_LANGUAGE (and the THUMBNAILER_* limits).
+    const config = parseConfig({}, process.env);
     return createAltTextHandler({
       altText: new S3Store(s3, altTextBucket),
-      provider: 'off',
+      originals: new S3Store(s3, requiredEnv('ORIGINALS_BUCKET')),
+      model: await createAltTextModel(config.altText),
+      language: config.altText.language,
+      image: config,
       outputBuckets: [altTextBucket, requiredEnv('THUMBNAILS_BUCKET')],
       logger: new Logger({ serviceName: 'thumbnailer-alt-text' }),
     });
   })();
-  return built(event, context);
+  return (await built)(event, context);
 };
