@@ -71,8 +71,9 @@ describe('Bedrock Converse wire format', () => {
         structuredOutput: true,
       });
       await structured.describe(image, altTextPrompt());
-      const format = (server.requests[1]?.body.outputConfig as { textFormat: Record<string, unknown> })
-        .textFormat;
+      const format = (
+        (server.requests[1]?.body.outputConfig ?? {}) as { textFormat: Record<string, unknown> }
+      ).textFormat;
       expect(format).toMatchObject({ type: 'json_schema', structure: { jsonSchema: { name: 'alt_text' } } });
       const schema = JSON.parse((format.structure as { jsonSchema: { schema: string } }).jsonSchema.schema);
       expect(schema.required).toEqual(['alt', 'description']);
