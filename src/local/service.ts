@@ -5,8 +5,10 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createAltTextModel } from '../adapters/alt-text-models.js';
 import { FolderStore } from '../adapters/folder-store.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, SqliteQueue } from '../adapters/sqlite-queue.js';
+import type { AltTextConfig } from '../config.js';
 import type { RenderOptions } from '../core/render.js';
 import { createHandler } from './http.js';
 import { Inbox } from './inbox.js';
@@ -23,6 +25,8 @@ export interface LocalServiceOptions {
   host: string;
   port: number;
   render: RenderOptions;
+  /** The alt-text provider; off when absent. */
+  altText?: AltTextConfig;
   concurrency: number;
   watchDir?: string;
   token?: string;
@@ -44,7 +48,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   await mkdir(dataDir, { recursive: true });
   const releaseLock = await lockDataDir(dataDir);
   await Promise.all(STORE_FOLDERS.map((name) => mkdir(path.join(dataDir, name), { recursive: true })));
-  const [originals, thumbnails, , failures] = STORE_FOLDERS.map(
+  const [originals, thumbnails, altText, failures] = STORE_FOLDERS.map(
     (name) => new FolderStore(path.join(dataDir, name)),
   );
   const queue = new SqliteQueue(path.join(dataDir, 'queue.sqlite'), {
@@ -59,11 +63,18 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   if (released > 0) log.log('warn', 'jobs of a previous run taken back', { jobs: released });
 
   const metrics = new Metrics();
+  const altTextModel = options.altText && (await createAltTextModel(options.altText));
+  if (altTextModel) {
+    log.log('info', 'alt text by a model', { provider: altTextModel.provider, model: altTextModel.model });
+  }
   const workers = new LocalWorkers({
     queue,
     originals: originals as FolderStore,
     thumbnails: thumbnails as FolderStore,
     failures: failures as FolderStore,
+    altText: altText as FolderStore,
+    altTextModel,
+    altTextLanguage: options.altText?.language,
     render: options.render,
     concurrency: options.concurrency,
     log,
@@ -84,6 +95,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       queue,
       originals: originals as FolderStore,
       thumbnails: thumbnails as FolderStore,
+      altText: altText as FolderStore,
       uploads,
       metrics,
       log,
