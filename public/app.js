@@ -224,6 +224,93 @@ function altCaption(altText) {
   }
 }
 
+/** Who wrote the alt text: a person, or which model (and whether an earlier answer was reused). */
+function altSourceText(altText) {
+  if (!altText?.alt) return '';
+  if (altText.edited) return 'Alt text edited by a person';
+  if (altText.model)
+    return `Alt text by ${altText.model}${altText.reused ? ' (reused for identical image)' : ''}`;
+  return '';
+}
+
+/** The card's alt-text editor: alt (required) and description, saved with PUT .../alt-text. */
+function openAltEditor(card) {
+  if (card.editing) return;
+  card.editing = true;
+  const record = card.record;
+  const id = `alt-${Math.random().toString(36).slice(2)}`;
+  const altInput = h('textarea', {
+    id: `${id}-alt`,
+    name: 'alt',
+    rows: 2,
+    maxLength: 300,
+    required: true,
+    class: 'alt-form__input',
+  });
+  altInput.value = record.altText?.alt ?? '';
+  const descriptionInput = h('textarea', {
+    id: `${id}-description`,
+    name: 'description',
+    rows: 3,
+    maxLength: 1000,
+    class: 'alt-form__input',
+  });
+  descriptionInput.value = record.altText?.description ?? '';
+  const problem = h('p', { class: 'alt-form__problem', role: 'alert', hidden: true });
+  const save = h('button', { type: 'submit', class: 'button button--small' }, 'Save alt text');
+  const cancel = h('button', { type: 'button', class: 'button button--quiet button--small' }, 'Cancel');
+  const form = h(
+    'form',
+    { class: 'alt-form', 'aria-label': `Alt text of ${record.name}` },
+    h('label', { for: altInput.id }, 'Alt text'),
+    altInput,
+    h('label', { for: descriptionInput.id }, 'Description (optional)'),
+    descriptionInput,
+    problem,
+    h('div', { class: 'alt-form__buttons' }, save, cancel),
+  );
+  const close = () => {
+    card.editing = false;
+    form.remove();
+    card.edit.hidden = false;
+    card.edit.focus();
+  };
+  cancel.addEventListener('click', close);
+  form.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') close();
+  });
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const alt = altInput.value.trim();
+    if (!alt) {
+      problem.hidden = false;
+      problem.textContent = 'Alt text cannot be empty.';
+      altInput.focus();
+      return;
+    }
+    save.disabled = true;
+    try {
+      const path = `/api/images/${card.record.key.split('/').map(encodeURIComponent).join('/')}/alt-text`;
+      const updated = await api(path, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ alt, description: descriptionInput.value.trim() }),
+      });
+      images = images.map((r) => (r.key === updated.key ? updated : r));
+      updateCard(card, updated);
+      announce(`Alt text of ${updated.name} saved.`);
+      close();
+    } catch (error) {
+      problem.hidden = false;
+      problem.textContent = `Could not save: ${error.message}.`;
+      save.disabled = false;
+    }
+  });
+  card.edit.hidden = true;
+  card.altEditor.append(form);
+  altInput.focus();
+}
+
 /** The card-sized rendition: preset `thumb`, else the smallest one a browser can show. */
 function pickThumb(renditions) {
   const shown = renditions.filter((r) => BROWSER_FORMATS.has(r.format));
@@ -557,10 +644,13 @@ function createCard(record) {
   const meta = h('span', { class: 'card__meta' });
   const error = h('span', { class: 'card__error', hidden: true });
   const description = h('details', { class: 'card__description', hidden: true });
-  const caption = h('figcaption', { class: 'card__caption' }, name, alt, meta, error, description);
+  const altSource = h('span', { class: 'card__alt-source', hidden: true });
+  const caption = h('figcaption', { class: 'card__caption' }, name, alt, altSource, meta, error, description);
   const retry = h('button', { type: 'button', class: 'button button--small' }, 'Retry');
   const actions = h('div', { class: 'card__actions', hidden: true }, retry);
-  const figure = h('figure', { class: 'card' }, frame, caption, actions);
+  const edit = h('button', { type: 'button', class: 'button button--quiet button--small' }, 'Edit alt text');
+  const altEditor = h('div', { class: 'card__alt-editor' }, edit);
+  const figure = h('figure', { class: 'card' }, frame, caption, actions, altEditor);
   const item = h('li', { class: 'gallery__item', dataset: { key: record.key } }, figure);
   const card = {
     item,
@@ -574,13 +664,18 @@ function createCard(record) {
     badgeIcon,
     name,
     alt,
+    altSource,
     meta,
     error,
     description,
     actions,
     retry,
+    edit,
+    altEditor,
+    editing: false,
     placeholderFor: null,
   };
+  edit.addEventListener('click', () => openAltEditor(card));
   retry.addEventListener('click', () => {
     const failure = card.record?.failure;
     if (failure) retryFailure({ id: failure.id, key: card.record.key, name: card.record.name }, retry);
@@ -646,6 +741,10 @@ function updateCard(card, record) {
   card.name.title = record.key;
   card.alt.textContent = altCaption(record.altText);
   card.alt.dataset.altStatus = record.altText?.status ?? 'unknown';
+  const source = altSourceText(record.altText);
+  card.altSource.hidden = !source;
+  card.altSource.textContent = source;
+  card.edit.setAttribute('aria-label', `Edit alt text of ${record.name}`);
   const meta = [];
   if (record.source)
     meta.push(`${record.source.width} × ${record.source.height}`, record.source.format.toUpperCase());
@@ -671,7 +770,7 @@ let pollBackoff = POLL_MS;
 let retriesPending = false;
 
 function inFlight() {
-  return images.some((r) => IN_FLIGHT.has(r.status));
+  return images.some((r) => IN_FLIGHT.has(r.status) || r.altText?.status === 'queued');
 }
 
 function stopPolling() {
