@@ -4,7 +4,7 @@ import { compareSequencers } from '../events/object-created.js';
 import type { AltTextModel, ObjectStore } from '../ports.js';
 import { prepareAltTextImage } from './alt-text-image.js';
 import { altTextPrompt, DEFAULT_LANGUAGE } from './alt-text-prompt.js';
-import { OriginalMissingError } from './errors.js';
+import { OriginalMissingError, type ThumbnailerError } from './errors.js';
 import { assertSafeKey } from './keys.js';
 import type { Limits } from './limits.js';
 import { putJson } from './store-json.js';
@@ -48,6 +48,17 @@ export interface GeneratedText {
 }
 
 export type AltTextRecord =
+  | {
+      key: string;
+      /** A permanent failure (refused or invalid answer, rejected credentials, quota): not retried. */
+      status: 'failed';
+      error: { code: string; message: string; retryable: false };
+      failedAt: string;
+      sourceEtag?: string;
+      sequencer?: string;
+      edited?: false;
+      regenerate?: boolean;
+    }
   | {
       key: string;
       status: 'not-configured';
@@ -176,6 +187,32 @@ async function reusable(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Where there is no dead-letter table to say why (AWS), a permanent failure is written as `K.json`
+ * with `"status": "failed"` and the error's code, so that refusals, rejected credentials and
+ * quotas are visible where the alt text would be, and the message is not redelivered for
+ * nothing. A person's text is never replaced by a failure. Returns whether it was written.
+ */
+export async function recordAltTextFailure(
+  store: ObjectStore,
+  event: Pick<ObjectCreated, 'key' | 'etag' | 'sequencer'>,
+  error: ThumbnailerError,
+  now: Date = new Date(),
+): Promise<boolean> {
+  const existing = await readAltTextRecord(store, event.key);
+  if (existing?.status === 'done' && existing.edited) return false;
+  const record: AltTextRecord = {
+    key: event.key,
+    status: 'failed',
+    error: { code: error.code, message: error.message, retryable: false },
+    failedAt: now.toISOString(),
+    ...(event.etag && { sourceEtag: event.etag }),
+    ...(event.sequencer && { sequencer: event.sequencer }),
+  };
+  await putJson(store, altTextKey(event.key), record);
+  return true;
 }
 
 /**

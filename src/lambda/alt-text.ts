@@ -5,7 +5,8 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { createAltTextModel } from '../adapters/alt-text-models.js';
 import { S3Store } from '../adapters/s3-store.js';
 import { parseConfig } from '../config.js';
-import { type AltTextDeps, describeObjectCreated } from '../core/alt-text.js';
+import { type AltTextDeps, describeObjectCreated, recordAltTextFailure } from '../core/alt-text.js';
+import { classifyError } from '../core/errors.js';
 import { forEachObjectCreated, requiredEnv } from './sqs-events.js';
 
 /** The alt-text Lambda: a separate queue and function, so a slow model never holds up thumbnails. */
@@ -18,8 +19,17 @@ export function createAltTextHandler(deps: AltTextHandlerDeps) {
   const processor = new BatchProcessor(EventType.SQS);
   const recordHandler = (record: SQSRecord): Promise<void> =>
     forEachObjectCreated(record, deps, async (event) => {
-      const { outcome } = await describeObjectCreated(event, deps);
-      deps.logger.info('alt text recorded', { outcome });
+      try {
+        const { outcome } = await describeObjectCreated(event, deps);
+        deps.logger.info('alt text recorded', { outcome });
+      } catch (thrown) {
+        // Retryable (throttling, outage): SQS redelivers after the visibility timeout, then the
+        // DLQ. Permanent (refusal, credentials, quota): recorded in K.json, not redelivered.
+        const error = classifyError(thrown);
+        if (error.retryable) throw error;
+        await recordAltTextFailure(deps.altText, event, error);
+        deps.logger.error('alt text failed', { code: error.code, error: error.message });
+      }
     });
   return (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
     processPartialResponse(event, recordHandler, processor, { context });

@@ -9,9 +9,10 @@ import {
   describeObjectCreated,
   editAltText,
   readAltTextRecord,
+  recordAltTextFailure,
   requestRegeneration,
 } from '../../src/core/alt-text.js';
-import { ProviderThrottledError } from '../../src/core/errors.js';
+import { ProviderAuthError, ProviderThrottledError } from '../../src/core/errors.js';
 import { DEFAULT_LIMITS } from '../../src/core/limits.js';
 import type { AltTextImage, AltTextModel, AltTextPrompt } from '../../src/ports.js';
 import { fixtures } from '../fixtures.js';
@@ -185,5 +186,24 @@ describe('describeObjectCreated', () => {
     const stale = await describeObjectCreated({ key: 's.jpg', sequencer: '0A' }, deps(model));
     expect(stale.outcome).toBe('stale');
     expect(await stored('s.jpg.json')).toMatchObject({ sequencer: '0B' });
+  });
+
+  it("a permanent failure is recorded as K.json (never over a person's text); the next run replaces it", async () => {
+    const error = new ProviderAuthError('refused: check OPENAI_API_KEY');
+    expect(await recordAltTextFailure(altText, { key: 'f.jpg', etag: 'e' }, error, now())).toBe(true);
+    expect(await stored('f.jpg.json')).toEqual({
+      key: 'f.jpg',
+      status: 'failed',
+      error: { code: 'PROVIDER_AUTH', message: 'refused: check OPENAI_API_KEY', retryable: false },
+      failedAt: '2026-11-27T12:00:00.000Z',
+      sourceEtag: 'e',
+    });
+    await originals.put('f.jpg', flower);
+    expect((await describeObjectCreated({ key: 'f.jpg' }, deps(new ScriptedModel(answers)))).outcome).toBe(
+      'generated',
+    );
+    await editAltText(altText, 'f.jpg', { alt: 'Kept' });
+    expect(await recordAltTextFailure(altText, { key: 'f.jpg' }, error)).toBe(false);
+    expect(await stored('f.jpg.json')).toMatchObject({ alt: 'Kept', edited: true });
   });
 });
