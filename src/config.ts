@@ -189,7 +189,7 @@ export function parseAltTextConfig(
   const timeout = setting('timeoutMs');
   const timeoutMs =
     timeout.value === undefined
-      ? 60_000
+      ? 30_000
       : typeof timeout.value === 'string' && timeout.value.trim() !== ''
         ? Number(timeout.value)
         : timeout.value;

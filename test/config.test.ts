@@ -32,7 +32,7 @@ describe('parseConfig', () => {
         model: 'gpt-4o-mini',
         language: 'English',
         openaiBaseUrl: 'https://api.openai.com/v1',
-        timeoutMs: 60_000,
+        timeoutMs: 30_000,
         structuredOutput: false,
       },
     });

@@ -71,7 +71,7 @@ export class BedrockAltTextModel implements AltTextModel {
         },
       }),
     };
-    const timeoutMs = this.options.timeoutMs ?? 60_000;
+    const timeoutMs = this.options.timeoutMs ?? 30_000;
     let output: ConverseCommandOutput;
     try {
       output = await this.client.send(new ConverseCommand(input), {

@@ -30,7 +30,7 @@ export interface OpenAiAltTextOptions {
 }
 
 export const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
-export const DEFAULT_TIMEOUT_MS = 60_000;
+export const DEFAULT_TIMEOUT_MS = 30_000;
 
 interface ChatCompletion {
   model?: string;
