@@ -259,6 +259,11 @@ function openAltEditor(card) {
   const problem = h('p', { class: 'alt-form__problem', role: 'alert', hidden: true });
   const save = h('button', { type: 'submit', class: 'button button--small' }, 'Save alt text');
   const cancel = h('button', { type: 'button', class: 'button button--quiet button--small' }, 'Cancel');
+  const regenerate = h(
+    'button',
+    { type: 'button', class: 'button button--quiet button--small' },
+    'Ask the model again',
+  );
   const form = h(
     'form',
     { class: 'alt-form', 'aria-label': `Alt text of ${record.name}` },
@@ -267,7 +272,7 @@ function openAltEditor(card) {
     h('label', { for: descriptionInput.id }, 'Description (optional)'),
     descriptionInput,
     problem,
-    h('div', { class: 'alt-form__buttons' }, save, cancel),
+    h('div', { class: 'alt-form__buttons' }, save, cancel, regenerate),
   );
   const close = () => {
     card.editing = false;
@@ -276,6 +281,22 @@ function openAltEditor(card) {
     card.edit.focus();
   };
   cancel.addEventListener('click', close);
+  regenerate.addEventListener('click', async () => {
+    regenerate.disabled = true;
+    try {
+      const key = card.record.key.split('/').map(encodeURIComponent).join('/');
+      const updated = await api(`/api/images/${key}/alt-text/regenerate`, { method: 'POST' });
+      images = images.map((r) => (r.key === updated.key ? updated : r));
+      updateCard(card, updated);
+      announce(`New alt text for ${updated.name} requested.`);
+      close();
+      pollAfterUpload();
+    } catch (error) {
+      problem.hidden = false;
+      problem.textContent = `Could not ask again: ${error.message}.`;
+      regenerate.disabled = false;
+    }
+  });
   form.addEventListener('keydown', (event) => {
     if (event.key === 'Escape') close();
   });

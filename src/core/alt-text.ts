@@ -120,7 +120,14 @@ export async function describeObjectCreated(
     ...(event.etag && { sourceEtag: event.etag }),
     ...(event.sequencer && { sequencer: event.sequencer }),
   };
-  if (existing?.status === 'done' && existing.edited && !force) {
+  // A person's text stays, unless new text was asked for and there is a model to write it
+  // (with none, a regeneration would only erase it).
+  if (existing?.status === 'done' && existing.edited && (!force || !deps.model)) {
+    if (existing.regenerate) {
+      const { regenerate: _, ...kept } = existing;
+      await putJson(deps.altText, altTextKey(event.key), kept);
+      return { outcome: 'kept-edited', record: kept };
+    }
     return { outcome: 'kept-edited', record: existing };
   }
   // A stale redelivery (an older write of the same key) never replaces newer text.

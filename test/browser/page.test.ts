@@ -420,8 +420,17 @@ describe('the web page', () => {
       expect(await reloaded.locator('.card__alt-source').textContent()).toBe('Alt text edited by a person');
       expect(await reloaded.locator('.card__description p').textContent()).toBe('Photographed in May.');
       expect(model.requests).toHaveLength(1);
-      expect(errors).toEqual([]);
       await page.screenshot({ path: '/tmp/thumbnailer-alt-text.png', fullPage: true });
+
+      // Asked for, the model writes new text over the edit.
+      model.script({ kind: 'answer', text: '{"alt": "Ladybird on a grass stem", "description": ""}' });
+      await reloaded.getByRole('button', { name: 'Edit alt text of ladybird.jpg' }).click();
+      await reloaded.getByRole('button', { name: 'Ask the model again' }).click();
+      await reloaded.locator('.card__alt', { hasText: 'Ladybird on a grass stem' }).waitFor();
+      expect(await reloaded.locator('img').getAttribute('alt')).toBe('Ladybird on a grass stem');
+      expect(await reloaded.locator('.card__alt-source').textContent()).toBe('Alt text by llava-2026-01-01');
+      expect(model.requests).toHaveLength(2);
+      expect(errors).toEqual([]);
       await page.context().close();
     } finally {
       if (described) await stopServer(described.child);

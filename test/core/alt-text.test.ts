@@ -153,7 +153,7 @@ describe('describeObjectCreated', () => {
     expect(model.seen).toHaveLength(3);
   });
 
-  it('an edit before any run (or with the provider off) is kept too', async () => {
+  it('an edit before any run (or with the provider off) is kept, even when regeneration is asked for', async () => {
     await editAltText(altText, 'early.jpg', { alt: 'Written first' });
     const result = await describeObjectCreated({ key: 'early.jpg' }, deps(undefined));
     expect(result.outcome).toBe('kept-edited');
@@ -162,6 +162,12 @@ describe('describeObjectCreated', () => {
       description: '',
       edited: true,
     });
+    // No model to write new text: a regeneration keeps the person's text and clears the request.
+    await requestRegeneration(altText, 'early.jpg');
+    expect((await describeObjectCreated({ key: 'early.jpg' }, deps(undefined))).outcome).toBe('kept-edited');
+    const kept = await stored('early.jpg.json');
+    expect(kept).toMatchObject({ alt: 'Written first', edited: true });
+    expect(kept.regenerate).toBeUndefined();
   });
 
   it('a model failure stores nothing: no K.json, no reusable answer', async () => {
