@@ -57,7 +57,12 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   });
   // This process holds the data folder's lock: leases still held are from a process that died,
   // perhaps in the middle of writing an output. Its temporary files go first, then its leases.
-  const removed = await removeInterruptedWrites(queue, thumbnails as FolderStore, failures as FolderStore);
+  const removed = await removeInterruptedWrites(
+    queue,
+    thumbnails as FolderStore,
+    failures as FolderStore,
+    altText as FolderStore,
+  );
   if (removed > 0) log.log('warn', 'temporary files of a previous run removed', { files: removed });
   const released = queue.releaseAllLeases();
   if (released > 0) log.log('warn', 'jobs of a previous run taken back', { jobs: released });
@@ -179,15 +184,17 @@ const TEMPORARY_FILE = /^\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 
 /**
  * A process killed in the middle of FolderStore.put leaves its temporary file beside the object
- * it was writing, and nothing would ever remove it. Only two kinds of write can have been cut
- * short: the outputs of a thumbnail job it held (`K/` in the thumbnails store) and a failure
- * record it had not marked written (`<queue>/K.json`). Runs at start-up, before any worker
+ * it was writing, and nothing would ever remove it. Only these writes can have been cut short:
+ * the outputs of a thumbnail job it held (`K/` in the thumbnails store), those of an alt-text job
+ * it held (`K.json` and `by-content/` in the alt-text store) and a failure record it had not
+ * marked written (`<queue>/K.json`). Runs at start-up, before any worker
  * writes, so every such file found there is an orphan. Returns how many were removed.
  */
 async function removeInterruptedWrites(
   queue: SqliteQueue,
   thumbnails: FolderStore,
   failures: FolderStore,
+  altText: FolderStore,
 ): Promise<number> {
   const folders = new Set<string>();
   const add = async (folder: () => Promise<string>) => {
@@ -196,6 +203,11 @@ async function removeInterruptedWrites(
   };
   for (const job of queue.leasedJobs()) {
     if (job.queue === 'thumbnail') await add(() => thumbnails.pathOf(job.key));
+    // An alt-text job writes K.json beside its siblings, and by-content/<sha256>.json.
+    if (job.queue === 'alt-text') {
+      await add(async () => path.dirname(await altText.pathOf(`${job.key}.json`)));
+      await add(async () => path.dirname(await altText.pathOf('by-content/x.json')));
+    }
   }
   for (const job of queue.unrecordedDeadLetters(1_000_000)) {
     await add(async () => path.dirname(await failures.pathOf(`${job.queue}/${job.key}.json`)));

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteQueue } from '../../src/adapters/sqlite-queue.js';
 import { parseAltTextConfig } from '../../src/config.js';
 import type { ImageRecord } from '../../src/local/image-records.js';
 import { fixtures } from '../fixtures.js';
@@ -199,5 +201,43 @@ describe('alt text in the local pipeline', () => {
       attempts: 1,
       error: { code: 'PROVIDER_AUTH' },
     });
+  });
+});
+
+describe('alt text after a crash', () => {
+  it('the temporary files of an alt-text write a killed process left are removed at start-up', async () => {
+    const { dir, cleanup } = await tempDir('alt-text-crash');
+    try {
+      const dataDir = path.join(dir, 'data');
+      let service = await startTestService({ dataDir });
+      const [item] = await uploadFixtures(service, [{ path: fixtures.photo.branches }]);
+      const key = item?.key as string;
+      await waitFor(async () => (await getImage(service, key)).altText.status === 'not-configured');
+      await service.close();
+      // As a kill -9 in the middle of the alt-text job would leave it: the job leased, a
+      // temporary file beside K.json and one in by-content/.
+      const queue = new SqliteQueue(path.join(dataDir, 'queue.sqlite'));
+      expect(queue.requeue('alt-text', key)).toMatchObject({ state: 'queued' });
+      expect(queue.lease('alt-text')).toMatchObject({ key, state: 'leased' });
+      queue.close();
+      const besideRecord = path.join(dataDir, 'alt-text', path.dirname(key), `.${randomUUID()}.tmp`);
+      const besideContent = path.join(dataDir, 'alt-text', 'by-content', `.${randomUUID()}.tmp`);
+      await mkdir(path.dirname(besideContent), { recursive: true });
+      await writeFile(besideRecord, 'half');
+      await writeFile(besideContent, 'half');
+
+      service = await startTestService({ dataDir });
+      expect(existsSync(besideRecord)).toBe(false);
+      expect(existsSync(besideContent)).toBe(false);
+      expect(service.logs).toContainEqual(
+        expect.objectContaining({
+          message: 'temporary files of a previous run removed',
+          fields: { files: 2 },
+        }),
+      );
+      await service.close();
+    } finally {
+      await cleanup();
+    }
   });
 });
