@@ -1,5 +1,10 @@
 import type { FolderStore } from '../adapters/folder-store.js';
-import type { JobRow, QueueName, SqliteQueue } from '../adapters/sqlite-queue.js';
+import {
+  type JobRow,
+  MAX_RETRY_AFTER_MS,
+  type QueueName,
+  type SqliteQueue,
+} from '../adapters/sqlite-queue.js';
 import { describeObjectCreated } from '../core/alt-text.js';
 import { classifyError, OriginalMissingError, retryAfterMsOf } from '../core/errors.js';
 import { generateThumbnails } from '../core/generate-thumbnails.js';
@@ -85,7 +90,12 @@ export class LocalWorkers {
           code: error.code,
           error: error.message,
           next: state,
-          ...(state === 'queued' && { retryInMs: retryAfterMs ?? this.deps.queue.retryDelay(job) }),
+          ...(state === 'queued' && {
+            retryInMs:
+              retryAfterMs === undefined
+                ? this.deps.queue.retryDelay(job)
+                : Math.min(retryAfterMs, MAX_RETRY_AFTER_MS),
+          }),
         });
         if (state === 'dead') this.wake(); // the failover worker has something to record
       } finally {
