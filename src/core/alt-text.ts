@@ -165,6 +165,11 @@ export async function describeObjectCreated(
     };
     await putJson(deps.altText, contentKey(contentSha256), { contentSha256, ...text });
   }
+  // A person may have edited the text while the model was at work: theirs wins.
+  const latest = await readAltTextRecord(deps.altText, event.key);
+  if (latest?.status === 'done' && latest.edited && latest.editedAt !== editedAtOf(existing)) {
+    return { outcome: 'kept-edited', record: latest };
+  }
   const record: AltTextRecord = {
     key: event.key,
     status: 'done',
@@ -176,6 +181,10 @@ export async function describeObjectCreated(
   };
   await putJson(deps.altText, altTextKey(event.key), record);
   return { outcome: reused ? 'reused' : 'generated', record };
+}
+
+function editedAtOf(record: AltTextRecord | undefined): string | undefined {
+  return record?.status === 'done' && record.edited ? record.editedAt : undefined;
 }
 
 /** An earlier answer for the same bytes in the same language, if there is a valid one. */

@@ -170,6 +170,18 @@ describe('describeObjectCreated', () => {
     expect(kept.regenerate).toBeUndefined();
   });
 
+  it('a text edited while the model is at work wins over the answer (which is still kept for reuse)', async () => {
+    await originals.put('busy.jpg', flower);
+    const model = new ScriptedModel(async () => {
+      await editAltText(altText, 'busy.jpg', { alt: 'Typed meanwhile' });
+      return { alt: 'Late answer', description: '' };
+    });
+    expect((await describeObjectCreated({ key: 'busy.jpg' }, deps(model))).outcome).toBe('kept-edited');
+    expect(await stored('busy.jpg.json')).toMatchObject({ alt: 'Typed meanwhile', edited: true });
+    const sha = createHash('sha256').update(flower).digest('hex');
+    expect(await stored(`by-content/${sha}.json`)).toMatchObject({ alt: 'Late answer' });
+  });
+
   it('a model failure stores nothing: no K.json, no reusable answer', async () => {
     await originals.put('t.jpg', flower);
     const model = new ScriptedModel(() => Promise.reject(new ProviderThrottledError('429', 1500)));
