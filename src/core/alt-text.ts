@@ -147,8 +147,14 @@ export async function describeObjectCreated(
   const language = deps.language ?? DEFAULT_LANGUAGE;
   const contentSha256 = createHash('sha256').update(original.body).digest('hex');
 
+  // A reused answer cost no tokens this time: its counts stay in by-content/ only, so that adding
+  // up the records' tokens gives what was paid.
   let text = force ? undefined : await reusable(deps.altText, contentSha256, language);
   const reused = text !== undefined;
+  if (text) {
+    const { inputTokens: _in, outputTokens: _out, ...free } = text;
+    text = free;
+  }
   if (!text) {
     const prompt = altTextPrompt(language);
     const image = await prepareAltTextImage(original.body, deps.image);
