@@ -44,6 +44,8 @@ export interface GeneratedText {
   model: string;
   inputTokens?: number;
   outputTokens?: number;
+  /** How long the model took to answer, request to validated answer. */
+  modelMs?: number;
   createdAt: string;
 }
 
@@ -152,13 +154,15 @@ export async function describeObjectCreated(
   let text = force ? undefined : await reusable(deps.altText, contentSha256, language);
   const reused = text !== undefined;
   if (text) {
-    const { inputTokens: _in, outputTokens: _out, ...free } = text;
+    const { inputTokens: _in, outputTokens: _out, modelMs: _ms, ...free } = text;
     text = free;
   }
   if (!text) {
     const prompt = altTextPrompt(language);
     const image = await prepareAltTextImage(original.body, deps.image);
+    const started = performance.now();
     const answer = await deps.model.describe(image, prompt);
+    const modelMs = Math.round(performance.now() - started);
     text = {
       alt: answer.alt,
       description: answer.description,
@@ -167,6 +171,7 @@ export async function describeObjectCreated(
       model: answer.model,
       ...(answer.inputTokens !== undefined && { inputTokens: answer.inputTokens }),
       ...(answer.outputTokens !== undefined && { outputTokens: answer.outputTokens }),
+      modelMs,
       createdAt: (deps.now?.() ?? new Date()).toISOString(),
     };
     await putJson(deps.altText, contentKey(contentSha256), { contentSha256, ...text });

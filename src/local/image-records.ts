@@ -33,6 +33,7 @@ export interface AltTextView {
   model?: string;
   inputTokens?: number;
   outputTokens?: number;
+  modelMs?: number;
   createdAt?: string;
   reused?: boolean;
   edited?: boolean;
@@ -99,6 +100,7 @@ function altTextView(job: JobRow | undefined, record: AltTextRecord | undefined)
             'model',
             'inputTokens',
             'outputTokens',
+            'modelMs',
             'createdAt',
             'reused',
           ]),

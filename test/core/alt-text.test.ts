@@ -83,6 +83,7 @@ describe('describeObjectCreated', () => {
       model: 'scripted-vision-1',
       inputTokens: 1001,
       outputTokens: 30,
+      modelMs: expect.any(Number),
       createdAt: '2026-11-27T12:00:00.000Z',
       sourceEtag: 'e1',
       sequencer: '0A',
