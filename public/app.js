@@ -218,7 +218,8 @@ function altCaption(altText) {
     case 'queued':
       return 'Alt text: pending';
     case 'failed':
-      return 'Alt text: failed';
+      // A failed regeneration keeps the earlier text; say why it has not changed.
+      return altText.error?.code ? `Alt text: failed (${altText.error.code})` : 'Alt text: failed';
     default:
       return 'Alt text: unknown';
   }
