@@ -210,6 +210,8 @@ function placeholderUrl(base64) {
 }
 
 function altCaption(altText) {
+  // Text there is (from a model or a person) is shown, even while a new one is pending or failed.
+  if (altText?.alt) return altText.alt;
   switch (altText?.status) {
     case 'done':
       return altText.alt ? altText.alt : 'Alt text: none was generated';
@@ -218,7 +220,6 @@ function altCaption(altText) {
     case 'queued':
       return 'Alt text: pending';
     case 'failed':
-      // A failed regeneration keeps the earlier text; say why it has not changed.
       return altText.error?.code ? `Alt text: failed (${altText.error.code})` : 'Alt text: failed';
     default:
       return 'Alt text: unknown';
@@ -228,6 +229,9 @@ function altCaption(altText) {
 /** Who wrote the alt text: a person, or which model (and whether an earlier answer was reused). */
 function altSourceText(altText) {
   if (!altText?.alt) return '';
+  if (altText.status === 'queued') return 'New alt text pending';
+  if (altText.status === 'failed')
+    return `New alt text failed${altText.error?.code ? ` (${altText.error.code})` : ''}`;
   if (altText.edited) return 'Alt text edited by a person';
   if (altText.model)
     return `Alt text by ${altText.model}${altText.reused ? ' (reused for identical image)' : ''}`;
@@ -728,7 +732,7 @@ function updateCard(card, record) {
   }
 
   // Then the real thumbnail, fading in over the placeholder once loaded.
-  const alt = record.altText?.status === 'done' && record.altText.alt ? record.altText.alt : record.name;
+  const alt = record.altText?.alt || record.name;
   if (card.img.alt !== alt) card.img.alt = alt;
   const thumb = status === 'done' ? pickThumb(record.renditions ?? []) : undefined;
   if (thumb) {
@@ -775,7 +779,7 @@ function updateCard(card, record) {
 
   card.error.hidden = !failed;
   card.error.textContent = failed && record.failure ? (record.failure.message ?? '') : '';
-  const description = record.altText?.status === 'done' ? record.altText.description : undefined;
+  const description = record.altText?.description || undefined;
   card.description.hidden = !description;
   if (description) card.description.replaceChildren(h('summary', {}, 'Description'), h('p', {}, description));
 
