@@ -210,6 +210,8 @@ function placeholderUrl(base64) {
 }
 
 function altCaption(altText) {
+  // Text there is (from a model or a person) is shown, even while a new one is pending or failed.
+  if (altText?.alt) return altText.alt;
   switch (altText?.status) {
     case 'done':
       return altText.alt ? altText.alt : 'Alt text: none was generated';
@@ -218,10 +220,121 @@ function altCaption(altText) {
     case 'queued':
       return 'Alt text: pending';
     case 'failed':
-      return 'Alt text: failed';
+      return altText.error?.code ? `Alt text: failed (${altText.error.code})` : 'Alt text: failed';
     default:
       return 'Alt text: unknown';
   }
+}
+
+/** Who wrote the alt text: a person, or which model (and whether an earlier answer was reused). */
+function altSourceText(altText) {
+  if (!altText?.alt) return '';
+  if (altText.status === 'queued') return 'New alt text pending';
+  if (altText.status === 'failed')
+    return `New alt text failed${altText.error?.code ? ` (${altText.error.code})` : ''}`;
+  if (altText.edited) return 'Alt text edited by a person';
+  if (altText.model)
+    return `Alt text by ${altText.model}${altText.reused ? ' (reused for identical image)' : ''}`;
+  return '';
+}
+
+/** The card's alt-text editor: alt (required) and description, saved with PUT .../alt-text. */
+function openAltEditor(card) {
+  if (card.editing) return;
+  card.editing = true;
+  const record = card.record;
+  const id = `alt-${Math.random().toString(36).slice(2)}`;
+  const altInput = h('textarea', {
+    id: `${id}-alt`,
+    name: 'alt',
+    rows: 2,
+    maxLength: 300,
+    required: true,
+    class: 'alt-form__input',
+  });
+  altInput.value = record.altText?.alt ?? '';
+  const descriptionInput = h('textarea', {
+    id: `${id}-description`,
+    name: 'description',
+    rows: 3,
+    maxLength: 1000,
+    class: 'alt-form__input',
+  });
+  descriptionInput.value = record.altText?.description ?? '';
+  const problem = h('p', { class: 'alt-form__problem', role: 'alert', hidden: true });
+  const save = h('button', { type: 'submit', class: 'button button--small' }, 'Save alt text');
+  const cancel = h('button', { type: 'button', class: 'button button--quiet button--small' }, 'Cancel');
+  const regenerate = h(
+    'button',
+    { type: 'button', class: 'button button--quiet button--small' },
+    'Ask the model again',
+  );
+  const form = h(
+    'form',
+    { class: 'alt-form', 'aria-label': `Alt text of ${record.name}` },
+    h('label', { for: altInput.id }, 'Alt text'),
+    altInput,
+    h('label', { for: descriptionInput.id }, 'Description (optional)'),
+    descriptionInput,
+    problem,
+    h('div', { class: 'alt-form__buttons' }, save, cancel, regenerate),
+  );
+  const close = () => {
+    card.editing = false;
+    form.remove();
+    card.edit.hidden = false;
+    card.edit.focus();
+  };
+  cancel.addEventListener('click', close);
+  regenerate.addEventListener('click', async () => {
+    regenerate.disabled = true;
+    try {
+      const key = card.record.key.split('/').map(encodeURIComponent).join('/');
+      const updated = await api(`/api/images/${key}/alt-text/regenerate`, { method: 'POST' });
+      images = images.map((r) => (r.key === updated.key ? updated : r));
+      updateCard(card, updated);
+      announce(`New alt text for ${updated.name} requested.`);
+      close();
+      pollAfterUpload();
+    } catch (error) {
+      problem.hidden = false;
+      problem.textContent = `Could not ask again: ${error.message}.`;
+      regenerate.disabled = false;
+    }
+  });
+  form.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') close();
+  });
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const alt = altInput.value.trim();
+    if (!alt) {
+      problem.hidden = false;
+      problem.textContent = 'Alt text cannot be empty.';
+      altInput.focus();
+      return;
+    }
+    save.disabled = true;
+    try {
+      const path = `/api/images/${card.record.key.split('/').map(encodeURIComponent).join('/')}/alt-text`;
+      const updated = await api(path, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ alt, description: descriptionInput.value.trim() }),
+      });
+      images = images.map((r) => (r.key === updated.key ? updated : r));
+      updateCard(card, updated);
+      announce(`Alt text of ${updated.name} saved.`);
+      close();
+    } catch (error) {
+      problem.hidden = false;
+      problem.textContent = `Could not save: ${error.message}.`;
+      save.disabled = false;
+    }
+  });
+  card.edit.hidden = true;
+  card.altEditor.append(form);
+  altInput.focus();
 }
 
 /** The card-sized rendition: preset `thumb`, else the smallest one a browser can show. */
@@ -557,10 +670,13 @@ function createCard(record) {
   const meta = h('span', { class: 'card__meta' });
   const error = h('span', { class: 'card__error', hidden: true });
   const description = h('details', { class: 'card__description', hidden: true });
-  const caption = h('figcaption', { class: 'card__caption' }, name, alt, meta, error, description);
+  const altSource = h('span', { class: 'card__alt-source', hidden: true });
+  const caption = h('figcaption', { class: 'card__caption' }, name, alt, altSource, meta, error, description);
   const retry = h('button', { type: 'button', class: 'button button--small' }, 'Retry');
   const actions = h('div', { class: 'card__actions', hidden: true }, retry);
-  const figure = h('figure', { class: 'card' }, frame, caption, actions);
+  const edit = h('button', { type: 'button', class: 'button button--quiet button--small' }, 'Edit alt text');
+  const altEditor = h('div', { class: 'card__alt-editor' }, edit);
+  const figure = h('figure', { class: 'card' }, frame, caption, actions, altEditor);
   const item = h('li', { class: 'gallery__item', dataset: { key: record.key } }, figure);
   const card = {
     item,
@@ -574,13 +690,18 @@ function createCard(record) {
     badgeIcon,
     name,
     alt,
+    altSource,
     meta,
     error,
     description,
     actions,
     retry,
+    edit,
+    altEditor,
+    editing: false,
     placeholderFor: null,
   };
+  edit.addEventListener('click', () => openAltEditor(card));
   retry.addEventListener('click', () => {
     const failure = card.record?.failure;
     if (failure) retryFailure({ id: failure.id, key: card.record.key, name: card.record.name }, retry);
@@ -611,7 +732,7 @@ function updateCard(card, record) {
   }
 
   // Then the real thumbnail, fading in over the placeholder once loaded.
-  const alt = record.altText?.status === 'done' && record.altText.alt ? record.altText.alt : record.name;
+  const alt = record.altText?.alt || record.name;
   if (card.img.alt !== alt) card.img.alt = alt;
   const thumb = status === 'done' ? pickThumb(record.renditions ?? []) : undefined;
   if (thumb) {
@@ -646,6 +767,10 @@ function updateCard(card, record) {
   card.name.title = record.key;
   card.alt.textContent = altCaption(record.altText);
   card.alt.dataset.altStatus = record.altText?.status ?? 'unknown';
+  const source = altSourceText(record.altText);
+  card.altSource.hidden = !source;
+  card.altSource.textContent = source;
+  card.edit.setAttribute('aria-label', `Edit alt text of ${record.name}`);
   const meta = [];
   if (record.source)
     meta.push(`${record.source.width} × ${record.source.height}`, record.source.format.toUpperCase());
@@ -654,7 +779,7 @@ function updateCard(card, record) {
 
   card.error.hidden = !failed;
   card.error.textContent = failed && record.failure ? (record.failure.message ?? '') : '';
-  const description = record.altText?.status === 'done' ? record.altText.description : undefined;
+  const description = record.altText?.description || undefined;
   card.description.hidden = !description;
   if (description) card.description.replaceChildren(h('summary', {}, 'Description'), h('p', {}, description));
 
@@ -671,7 +796,7 @@ let pollBackoff = POLL_MS;
 let retriesPending = false;
 
 function inFlight() {
-  return images.some((r) => IN_FLIGHT.has(r.status));
+  return images.some((r) => IN_FLIGHT.has(r.status) || r.altText?.status === 'queued');
 }
 
 function stopPolling() {

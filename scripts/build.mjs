@@ -4,7 +4,8 @@
 // visible share of a short `thumbnailer generate` run. sharp's native binary stays a runtime
 // require from node_modules; better-sqlite3 (a native addon that finds itself through
 // __filename) stays external, and so do the WebAssembly HEIC decoder and the BMP decoder,
-// loaded only when such a file turns up.
+// loaded only when such a file turns up; the Bedrock SDK too, loaded only when it is the alt-text
+// provider.
 import { execFileSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { build } from 'esbuild';
@@ -18,7 +19,7 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  external: ['heic-decode', 'bmp-ts', 'better-sqlite3'],
+  external: ['heic-decode', 'bmp-ts', 'better-sqlite3', '@aws-sdk/client-bedrock-runtime'],
   // sharp's CommonJS code calls require(); give the ESM bundle one.
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",

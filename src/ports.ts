@@ -30,3 +30,40 @@ export interface ObjectStore {
 export interface AlertPublisher {
   publish(alert: { subject: string; message: string; attributes?: Record<string, string> }): Promise<void>;
 }
+
+/** The image a model is shown: a JPEG derived from the decoded original, long edge at most 1568 px. */
+export interface AltTextImage {
+  jpeg: Buffer;
+  width: number;
+  height: number;
+}
+
+/** What the model is asked (src/core/alt-text-prompt.ts writes it; adapters only carry it). */
+export interface AltTextPrompt {
+  system: string;
+  user: string;
+  language: string;
+  /** The answer's JSON schema, for providers with structured output. */
+  schema: { name: string; schema: Record<string, unknown> };
+}
+
+/** A validated answer: alt text (short) and an optional longer description, with what it cost. */
+export interface AltTextDescription {
+  alt: string;
+  description: string;
+  /** The model that answered, as the provider names it. */
+  model: string;
+  inputTokens?: number;
+  outputTokens?: number;
+}
+
+/**
+ * A multimodal model that writes alt text: Amazon Bedrock (Converse) or any OpenAI-compatible
+ * chat-completions endpoint. Failures are named errors (src/core/errors.ts): refused or invalid
+ * answers, throttling (with retryAfterMs), outages and timeouts, rejected credentials, quotas.
+ */
+export interface AltTextModel {
+  readonly provider: 'bedrock' | 'openai';
+  readonly model: string;
+  describe(image: AltTextImage, prompt: AltTextPrompt): Promise<AltTextDescription>;
+}

@@ -48,6 +48,9 @@ export interface RetryPolicy {
   visibilityTimeoutMs: number;
 }
 
+/** A Retry-After longer than this is not waited for in full (a misbehaving server must not park a job for days). */
+export const MAX_RETRY_AFTER_MS = 15 * 60_000;
+
 export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
   maxAttempts: 5,
   baseBackoffMs: 1000,
@@ -190,14 +193,18 @@ export class SqliteQueue {
 
   /**
    * Records a failed attempt. Permanent errors and jobs out of attempts go to the dead letters;
-   * others come back after an exponential backoff. Returns the job's new state.
+   * others come back after an exponential backoff, or after `retryAfterMs` when the error says
+   * when to come back (a provider's Retry-After). Returns the job's new state.
    */
-  fail(job: JobRow, error: { code: string; message: string; retryable: boolean }): JobState | undefined {
+  fail(
+    job: JobRow,
+    error: { code: string; message: string; retryable: boolean; retryAfterMs?: number },
+  ): JobState | undefined {
     const dead = !error.retryable || job.attempts >= this.policy.maxAttempts;
-    const backoff = Math.min(
-      this.policy.maxBackoffMs,
-      this.policy.baseBackoffMs * 2 ** Math.max(0, job.attempts - 1),
-    );
+    const backoff =
+      error.retryAfterMs !== undefined && Number.isFinite(error.retryAfterMs) && error.retryAfterMs >= 0
+        ? Math.min(error.retryAfterMs, MAX_RETRY_AFTER_MS)
+        : this.retryDelay(job);
     const result = this.db
       .prepare(
         `UPDATE jobs SET state = @state, available_at = @availableAt, lease_token = NULL,
@@ -214,6 +221,28 @@ export class SqliteQueue {
       });
     if (result.changes !== 1) return undefined;
     return dead ? 'dead' : 'queued';
+  }
+
+  /** The exponential backoff before the next attempt of `job`. */
+  retryDelay(job: Pick<JobRow, 'attempts'>): number {
+    return Math.min(this.policy.maxBackoffMs, this.policy.baseBackoffMs * 2 ** Math.max(0, job.attempts - 1));
+  }
+
+  /**
+   * Queues a finished (done or dead) job of `queue` for `key` again, with a fresh attempt
+   * budget: an alt-text regeneration. Returns the job, or `busy` when it is queued or running
+   * (it will run anyway), or undefined when there is none.
+   */
+  requeue(queue: QueueName, key: string): JobRow | 'busy' | undefined {
+    const row = this.db
+      .prepare(
+        `UPDATE jobs SET state = 'queued', attempts = 0, available_at = ?, outcome = NULL, failure_recorded = 0,
+           error_code = NULL, error_message = NULL
+         WHERE queue = ? AND key = ? AND state IN ('done', 'dead') RETURNING ${JOB_COLUMNS}`,
+      )
+      .get(this.now(), queue, key) as JobRow | undefined;
+    if (row) return normalise(row);
+    return this.jobsFor(key).some((job) => job.queue === queue) ? 'busy' : undefined;
   }
 
   /** Jobs leased right now: at start-up, the work a process that is gone left half done. */

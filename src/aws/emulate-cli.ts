@@ -9,7 +9,9 @@ import { startAwsEmulation } from './emulator.js';
  */
 configureSharp();
 const port = Number(process.env.THUMBNAILER_EMULATOR_PORT ?? 0);
-const emulator = await startAwsEmulation({ port, render: parseConfig({}, process.env) });
+// The alt-text provider comes from the environment, as the alt-text Lambda's does (ALT_TEXT_*, OPENAI_*).
+const config = parseConfig({}, process.env);
+const emulator = await startAwsEmulation({ port, render: config, altText: config.altText });
 const { buckets } = emulator.resources;
 process.stdout.write(
   `${JSON.stringify({

@@ -3,10 +3,12 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { FauxqsServer } from 'fauxqs';
+import { createAltTextModel } from '../adapters/alt-text-models.js';
 import { PrefixedStore } from '../adapters/prefixed-store.js';
 import { S3Store } from '../adapters/s3-store.js';
 import { SnsAlerts } from '../adapters/sns-alerts.js';
 import { type SqsConsumer, startSqsConsumer } from '../adapters/sqs-consumer.js';
+import type { AltTextConfig } from '../config.js';
 import type { RenderOptions } from '../core/render.js';
 import { createAltTextHandler } from '../handlers/alt-text.js';
 import { createFailoverHandler } from '../handlers/failover.js';
@@ -25,6 +27,8 @@ export interface EmulatorOptions {
   port?: number;
   region?: string;
   render: RenderOptions;
+  /** The alt-text provider, as the alt-text Lambda reads it from its environment (default off). */
+  altText?: AltTextConfig;
   /** Overrides for tests: short visibility timeouts, fewer receives. */
   resources?: Partial<Pick<AwsResources, 'visibilityTimeoutSeconds' | 'maxReceiveCount'>>;
   pollIntervalMs?: number;
@@ -92,7 +96,10 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
   });
   const altText = createAltTextHandler({
     altText: new S3Store(s3, resources.buckets.altText),
-    provider: 'off',
+    originals: new S3Store(s3, resources.buckets.originals),
+    model: options.altText && (await createAltTextModel(options.altText)),
+    language: options.altText?.language,
+    image: options.render,
     outputBuckets,
     logger,
   });

@@ -61,6 +61,7 @@ export async function runServe(args: string[], env: NodeJS.ProcessEnv = process.
     host,
     port,
     render,
+    altText: render.altText,
     concurrency,
     watchDir: setting('watch'),
     token,

@@ -40,7 +40,7 @@ export async function runWorker(args: string[], env: NodeJS.ProcessEnv = process
   const batchSize = wholeNumber('--batch-size', values['batch-size'], 1, 10);
   const waitTimeSeconds = wholeNumber('--wait-time', values['wait-time'], 0, 20);
 
-  const { handle, logger } = buildHandler(name, env);
+  const { handle, logger } = await buildHandler(name, env);
   const consumer = await startSqsConsumer({
     client: sqsClientFromEnv(env),
     queueUrl,
@@ -62,7 +62,7 @@ export async function runWorker(args: string[], env: NodeJS.ProcessEnv = process
   return 0;
 }
 
-function buildHandler(name: FunctionName, env: NodeJS.ProcessEnv) {
+async function buildHandler(name: FunctionName, env: NodeJS.ProcessEnv) {
   switch (name) {
     case 'thumbnail': {
       configureSharp();
@@ -70,7 +70,7 @@ function buildHandler(name: FunctionName, env: NodeJS.ProcessEnv) {
       return { handle: createThumbnailHandler(deps) as SqsBatchHandler, logger: deps.logger };
     }
     case 'alt-text': {
-      const deps = altTextDepsFromEnv(env);
+      const deps = await altTextDepsFromEnv(env);
       return { handle: createAltTextHandler(deps), logger: deps.logger };
     }
     case 'failover': {

@@ -1,31 +1,280 @@
+import { createHash } from 'node:crypto';
 import type { ObjectCreated } from '../events/object-created.js';
-import type { ObjectStore } from '../ports.js';
+import { compareSequencers } from '../events/object-created.js';
+import type { AltTextModel, ObjectStore } from '../ports.js';
+import { prepareAltTextImage } from './alt-text-image.js';
+import { altTextPrompt, DEFAULT_LANGUAGE } from './alt-text-prompt.js';
+import { OriginalMissingError, type ThumbnailerError } from './errors.js';
+import { assertSafeKey } from './keys.js';
+import type { Limits } from './limits.js';
 import { putJson } from './store-json.js';
 
 /**
- * The alt-text use case. Providers (Bedrock, OpenAI-compatible) come with their own step; until
- * one is configured the record says so plainly, `"status": "not-configured"`: not a failure,
- * and never invented text. The record is `K.json` in the alt-text store.
+ * The alt-text use case, run by the alt-text Lambda and the local alt-text worker alike. For an
+ * original `K` it writes `K.json` to the alt-text store:
+ *
+ * - no provider configured: `"status": "not-configured"`, never invented text;
+ * - a text a person edited (`"edited": true`) is kept: a re-run (retry, re-upload of the same
+ *   key) never overwrites it unless regeneration is asked for (`force`, or a record that says
+ *   `"regenerate": true`);
+ * - identical bytes are never paid for twice: each answer is also kept under
+ *   `by-content/<sha256 of the original>.json` and reused for the same content and language;
+ * - otherwise the model describes a JPEG made from the decoded original.
+ *
+ * A model failure throws a named error (src/core/errors.ts) and leaves the thumbnails alone:
+ * they are another queue and another worker.
  */
 export interface AltTextDeps {
   altText: ObjectStore;
-  provider: 'off';
+  /** Where originals are read from; needed once a model is configured. */
+  originals?: ObjectStore;
+  /** Undefined: the provider is off. */
+  model?: AltTextModel;
+  language?: string;
+  /** Decoding limits for the image shown to the model (the thumbnails' own limits). */
+  image?: { limits: Limits; allowSvg: boolean };
+  now?: () => Date;
 }
 
-export interface AltTextRecord {
-  key: string;
-  status: 'not-configured';
-  sourceEtag?: string;
-  sequencer?: string;
+export interface GeneratedText {
+  alt: string;
+  description: string;
+  language: string;
+  provider: string;
+  model: string;
+  inputTokens?: number;
+  outputTokens?: number;
+  /** How long the model took to answer, request to validated answer. */
+  modelMs?: number;
+  createdAt: string;
 }
 
-export async function describeObjectCreated(event: ObjectCreated, deps: AltTextDeps): Promise<AltTextRecord> {
-  const record: AltTextRecord = {
-    key: event.key,
-    status: 'not-configured',
+export type AltTextRecord =
+  | {
+      key: string;
+      /** A permanent failure (refused or invalid answer, rejected credentials, quota): not retried. */
+      status: 'failed';
+      error: { code: string; message: string; retryable: false };
+      failedAt: string;
+      sourceEtag?: string;
+      sequencer?: string;
+      edited?: false;
+      regenerate?: boolean;
+    }
+  | {
+      key: string;
+      status: 'not-configured';
+      sourceEtag?: string;
+      sequencer?: string;
+      edited?: false;
+      regenerate?: boolean;
+    }
+  | (Partial<GeneratedText> & {
+      key: string;
+      status: 'done';
+      alt: string;
+      description: string;
+      sourceEtag?: string;
+      sequencer?: string;
+      contentSha256?: string;
+      /** True when the text came from an earlier answer for identical bytes (no model call). */
+      reused?: boolean;
+      edited: boolean;
+      editedAt?: string;
+      /** Set by a person asking for new text: the next run calls the model again. */
+      regenerate?: boolean;
+    });
+
+export type AltTextOutcome = 'not-configured' | 'generated' | 'reused' | 'kept-edited' | 'stale';
+
+export interface AltTextResult {
+  outcome: AltTextOutcome;
+  record: AltTextRecord;
+}
+
+export function altTextKey(key: string): string {
+  return assertSafeKey(`${key}.json`);
+}
+
+export function contentKey(sha256: string): string {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
+  return assertSafeKey(`by-content/${sha256}.json`);
+}
+
+export async function readAltTextRecord(store: ObjectStore, key: string): Promise<AltTextRecord | undefined> {
+  const stored = await store.get(altTextKey(key));
+  if (!stored) return undefined;
+  try {
+    return JSON.parse(stored.body.toString('utf8')) as AltTextRecord;
+  } catch {
+    return undefined; // a damaged record is replaced by the next run
+  }
+}
+
+export async function describeObjectCreated(
+  event: Pick<ObjectCreated, 'key' | 'etag' | 'sequencer'>,
+  deps: AltTextDeps,
+  options: { force?: boolean } = {},
+): Promise<AltTextResult> {
+  const existing = await readAltTextRecord(deps.altText, event.key);
+  const force = options.force === true || existing?.regenerate === true;
+  const source = {
     ...(event.etag && { sourceEtag: event.etag }),
     ...(event.sequencer && { sequencer: event.sequencer }),
   };
-  await putJson(deps.altText, `${event.key}.json`, record);
+  // A person's text stays, unless new text was asked for and there is a model to write it
+  // (with none, a regeneration would only erase it).
+  if (existing?.status === 'done' && existing.edited && (!force || !deps.model)) {
+    if (existing.regenerate) {
+      const { regenerate: _, ...kept } = existing;
+      await putJson(deps.altText, altTextKey(event.key), kept);
+      return { outcome: 'kept-edited', record: kept };
+    }
+    return { outcome: 'kept-edited', record: existing };
+  }
+  // A stale redelivery (an older write of the same key) never replaces newer text.
+  if (existing?.sequencer && event.sequencer && compareSequencers(event.sequencer, existing.sequencer) < 0) {
+    return { outcome: 'stale', record: existing };
+  }
+  if (!deps.model) {
+    const record: AltTextRecord = { key: event.key, status: 'not-configured', ...source };
+    await putJson(deps.altText, altTextKey(event.key), record);
+    return { outcome: 'not-configured', record };
+  }
+  if (!deps.originals || !deps.image)
+    throw new Error('describeObjectCreated: a model needs originals and image options');
+  const original = await deps.originals.get(event.key);
+  if (!original)
+    throw new OriginalMissingError(`the original ${event.key} is no longer in the originals store`);
+  const language = deps.language ?? DEFAULT_LANGUAGE;
+  const contentSha256 = createHash('sha256').update(original.body).digest('hex');
+
+  // A reused answer cost no tokens this time: its counts stay in by-content/ only, so that adding
+  // up the records' tokens gives what was paid.
+  let text = force ? undefined : await reusable(deps.altText, contentSha256, language);
+  const reused = text !== undefined;
+  if (text) {
+    const { inputTokens: _in, outputTokens: _out, modelMs: _ms, ...free } = text;
+    text = free;
+  }
+  if (!text) {
+    const prompt = altTextPrompt(language);
+    const image = await prepareAltTextImage(original.body, deps.image);
+    const started = performance.now();
+    const answer = await deps.model.describe(image, prompt);
+    const modelMs = Math.round(performance.now() - started);
+    text = {
+      alt: answer.alt,
+      description: answer.description,
+      language: prompt.language,
+      provider: deps.model.provider,
+      model: answer.model,
+      ...(answer.inputTokens !== undefined && { inputTokens: answer.inputTokens }),
+      ...(answer.outputTokens !== undefined && { outputTokens: answer.outputTokens }),
+      modelMs,
+      createdAt: (deps.now?.() ?? new Date()).toISOString(),
+    };
+    await putJson(deps.altText, contentKey(contentSha256), { contentSha256, ...text });
+  }
+  // A person may have edited the text while the model was at work: theirs wins.
+  const latest = await readAltTextRecord(deps.altText, event.key);
+  if (latest?.status === 'done' && latest.edited && latest.editedAt !== editedAtOf(existing)) {
+    return { outcome: 'kept-edited', record: latest };
+  }
+  const record: AltTextRecord = {
+    key: event.key,
+    status: 'done',
+    ...text,
+    ...source,
+    contentSha256,
+    reused,
+    edited: false,
+  };
+  await putJson(deps.altText, altTextKey(event.key), record);
+  return { outcome: reused ? 'reused' : 'generated', record };
+}
+
+function editedAtOf(record: AltTextRecord | undefined): string | undefined {
+  return record?.status === 'done' && record.edited ? record.editedAt : undefined;
+}
+
+/** An earlier answer for the same bytes in the same language, if there is a valid one. */
+async function reusable(
+  store: ObjectStore,
+  sha256: string,
+  language: string,
+): Promise<GeneratedText | undefined> {
+  const stored = await store.get(contentKey(sha256));
+  if (!stored) return undefined;
+  try {
+    const { contentSha256: _, ...text } = JSON.parse(stored.body.toString('utf8')) as GeneratedText & {
+      contentSha256: string;
+    };
+    return typeof text.alt === 'string' && text.alt !== '' && text.language === language ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where there is no dead-letter table to say why (AWS), a permanent failure is written as `K.json`
+ * with `"status": "failed"` and the error's code, so that refusals, rejected credentials and
+ * quotas are visible where the alt text would be, and the message is not redelivered for
+ * nothing. A person's text is never replaced by a failure. Returns whether it was written.
+ */
+export async function recordAltTextFailure(
+  store: ObjectStore,
+  event: Pick<ObjectCreated, 'key' | 'etag' | 'sequencer'>,
+  error: ThumbnailerError,
+  now: Date = new Date(),
+): Promise<boolean> {
+  const existing = await readAltTextRecord(store, event.key);
+  if (existing?.status === 'done' && existing.edited) return false;
+  const record: AltTextRecord = {
+    key: event.key,
+    status: 'failed',
+    error: { code: error.code, message: error.message, retryable: false },
+    failedAt: now.toISOString(),
+    ...(event.etag && { sourceEtag: event.etag }),
+    ...(event.sequencer && { sequencer: event.sequencer }),
+  };
+  await putJson(store, altTextKey(event.key), record);
+  return true;
+}
+
+/**
+ * A person's text for `K`: kept over any later run until regeneration is asked for. Returns the
+ * record written.
+ */
+export async function editAltText(
+  store: ObjectStore,
+  key: string,
+  edit: { alt: string; description?: string },
+  now: Date = new Date(),
+): Promise<AltTextRecord> {
+  const existing = await readAltTextRecord(store, key);
+  const previous = existing?.status === 'done' ? existing : undefined;
+  const { regenerate: _, ...kept } = previous ?? { key, status: 'done' as const, edited: true };
+  const sourceEtag = existing?.sourceEtag;
+  const record: AltTextRecord = {
+    ...kept,
+    key,
+    status: 'done',
+    alt: edit.alt,
+    description: edit.description ?? previous?.description ?? '',
+    ...(sourceEtag && { sourceEtag }),
+    edited: true,
+    editedAt: now.toISOString(),
+  };
+  await putJson(store, altTextKey(key), record);
   return record;
+}
+
+/** Marks `K`'s record so that the next run asks the model again, edited or not, cached or not. */
+export async function requestRegeneration(store: ObjectStore, key: string): Promise<void> {
+  const existing = await readAltTextRecord(store, key);
+  await putJson(store, altTextKey(key), {
+    ...(existing ?? { key, status: 'not-configured' }),
+    regenerate: true,
+  });
 }

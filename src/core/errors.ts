@@ -92,6 +92,103 @@ export class TransientError extends ThumbnailerError {
   }
 }
 
+/**
+ * Alt-text failures. The model's answer is the problem (refused, empty, over-long, malformed):
+ * permanent, it is not stored as alt text and not paid for again by an automatic retry. The
+ * provider is the problem: throttling and outages are retried (after `retryAfterMs` when the
+ * provider said when), while rejected credentials and exhausted quotas need a person and say
+ * which setting to look at.
+ */
+export class AltTextRefusedError extends PermanentError {
+  readonly code = 'ALT_TEXT_REFUSED';
+}
+
+export type InvalidAnswerReason = 'empty' | 'too-long' | 'malformed';
+
+const INVALID_ANSWER_CODES: Record<InvalidAnswerReason, string> = {
+  empty: 'ALT_TEXT_EMPTY',
+  'too-long': 'ALT_TEXT_TOO_LONG',
+  malformed: 'ALT_TEXT_MALFORMED',
+};
+
+/** The model answered, but not with usable alt text: empty, over the length limit, or not the JSON asked for. */
+export class AltTextInvalidAnswerError extends PermanentError {
+  readonly code: string;
+  constructor(
+    readonly reason: InvalidAnswerReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.code = INVALID_ANSWER_CODES[reason];
+  }
+}
+
+/** The provider throttled the request (HTTP 429, ThrottlingException): retry, not before `retryAfterMs`. */
+export class ProviderThrottledError extends ThumbnailerError {
+  readonly code = 'PROVIDER_THROTTLED';
+  readonly retryable = true;
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The provider is down, overloaded (5xx) or too slow (timeout): retry with backoff. */
+export class ProviderUnavailableError extends ThumbnailerError {
+  readonly code: string;
+  readonly retryable = true;
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown; timeout?: boolean },
+  ) {
+    super(message, options);
+    this.code = options?.timeout ? 'PROVIDER_TIMEOUT' : 'PROVIDER_UNAVAILABLE';
+  }
+}
+
+/** Credentials missing, rejected or not allowed to use the model: the message names the setting to fix. */
+export class ProviderAuthError extends PermanentError {
+  readonly code = 'PROVIDER_AUTH';
+}
+
+/** The account's quota or credit is used up: retrying before a person acts only burns attempts. */
+export class ProviderQuotaError extends PermanentError {
+  readonly code = 'PROVIDER_QUOTA';
+}
+
+/** The provider refused the request itself (bad model id, image refused): a configuration or input problem. */
+export class ProviderRequestError extends PermanentError {
+  readonly code = 'PROVIDER_BAD_REQUEST';
+}
+
+/** When a retryable error says how long to wait (Retry-After), in ms. */
+export function retryAfterMsOf(error: unknown): number | undefined {
+  const value = (error as { retryAfterMs?: unknown })?.retryAfterMs;
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+/**
+ * Parses an HTTP Retry-After value (delay in seconds, or an HTTP date) into ms from `now`;
+ * also the `retry-after-ms` header some OpenAI-compatible servers send.
+ */
+export function parseRetryAfter(
+  headers: { get(name: string): string | null | undefined },
+  now: number = Date.now(),
+): number | undefined {
+  const ms = headers.get('retry-after-ms');
+  if (ms && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.round(Number(ms));
+  const value = headers.get('retry-after')?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
 /** libvips messages that mean the input itself is at fault. */
 const CORRUPT_PATTERNS = [
   /corrupt/i,

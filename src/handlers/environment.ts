@@ -3,6 +3,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { createAltTextModel } from '../adapters/alt-text-models.js';
 import { PrefixedStore } from '../adapters/prefixed-store.js';
 import { S3Store } from '../adapters/s3-store.js';
 import { SnsAlerts } from '../adapters/sns-alerts.js';
@@ -20,6 +21,7 @@ import type { ThumbnailHandlerDeps } from './thumbnail.js';
  *   ORIGINALS_BUCKET, THUMBNAILS_BUCKET, ALT_TEXT_BUCKET   the three buckets
  *   FAILURES_BUCKET      optional; failure records go under `failures/` in the thumbnails bucket
  *   ALERTS_TOPIC_ARN     failover: where alerts are published
+ *   ALT_TEXT_PROVIDER, ALT_TEXT_MODEL, ALT_TEXT_LANGUAGE, OPENAI_*: the alt-text model (README)
  *   THUMBNAILER_*        render limits and presets, as everywhere (see README)
  *   AWS_REGION, AWS_ENDPOINT_URL, credentials: the SDK's standard settings. With an endpoint
  *   URL set (MinIO, R2, an emulator), S3 uses path-style addressing unless
@@ -90,10 +92,20 @@ export function thumbnailDepsFromEnv(
   };
 }
 
-export function altTextDepsFromEnv(env: Env = process.env, s3 = s3ClientFromEnv(env)): AltTextHandlerDeps {
+/** Async: the Bedrock SDK is loaded only when Bedrock is the provider. */
+export async function altTextDepsFromEnv(
+  env: Env = process.env,
+  s3 = s3ClientFromEnv(env),
+): Promise<AltTextHandlerDeps> {
+  assertEnv(env, ['ORIGINALS_BUCKET', 'ALT_TEXT_BUCKET']);
+  // ALT_TEXT_PROVIDER, ALT_TEXT_MODEL, ALT_TEXT_LANGUAGE, OPENAI_* (and the THUMBNAILER_* limits).
+  const config = parseConfig({}, env);
   return {
     altText: new S3Store(s3, requiredEnv('ALT_TEXT_BUCKET', env)),
-    provider: 'off',
+    originals: new S3Store(s3, requiredEnv('ORIGINALS_BUCKET', env)),
+    model: await createAltTextModel(config.altText),
+    language: config.altText.language,
+    image: config,
     outputBuckets: outputBuckets(env),
     ...observability('thumbnailer-alt-text'),
   };

@@ -7,6 +7,8 @@ import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import type { FolderStore } from '../adapters/folder-store.js';
 import type { SqliteQueue } from '../adapters/sqlite-queue.js';
+import { editAltText, requestRegeneration } from '../core/alt-text.js';
+import { DESCRIPTION_MAX_LENGTH } from '../core/alt-text-prompt.js';
 import { classifyError, ThumbnailerError } from '../core/errors.js';
 import { CONTENT_TYPES } from '../core/generate-thumbnails.js';
 import { assertSafeKey } from '../core/keys.js';
@@ -29,6 +31,7 @@ export interface HttpDeps {
   queue: SqliteQueue;
   originals: FolderStore;
   thumbnails: FolderStore;
+  altText: FolderStore;
   uploads: UploadDeps;
   metrics: Metrics;
   log: Logger;
@@ -148,11 +151,17 @@ async function handle(request: IncomingMessage, response: ServerResponse, deps: 
   }
   if (route === '/api/images' && method === 'POST') return postImages(request, response, url, deps);
   if (route === '/api/images' && method === 'GET') return listImages(response, url, deps);
+  if (route.startsWith('/api/images/') && route.endsWith('/alt-text') && method === 'PUT') {
+    return putAltText(request, response, route, deps);
+  }
+  if (route.startsWith('/api/images/') && route.endsWith('/alt-text/regenerate') && method === 'POST') {
+    return regenerateAltText(response, route, deps);
+  }
   if (route.startsWith('/api/images/') && method === 'GET') {
     const key = keyFromPath(route.slice('/api/images/'.length));
     const row = deps.queue.image(key);
     if (!row) throw new HttpError(404, 'NOT_FOUND', `no image with key ${JSON.stringify(key)}`);
-    return sendJson(response, 200, await imageRecord(row, deps.queue, deps.thumbnails));
+    return sendJson(response, 200, await imageRecord(row, deps.queue, deps.thumbnails, deps.altText));
   }
   if (route === '/api/failures' && method === 'GET') {
     const failures = deps.queue.deadLetters().map((job) => ({
@@ -326,9 +335,89 @@ async function listImages(response: ServerResponse, url: URL, deps: HttpDeps) {
   }
   const rows = deps.queue.images(limit + 1, cursor);
   const page = rows.slice(0, limit);
-  const images = await Promise.all(page.map((row) => imageRecord(row, deps.queue, deps.thumbnails)));
+  const images = await Promise.all(
+    page.map((row) => imageRecord(row, deps.queue, deps.thumbnails, deps.altText)),
+  );
   const last = page[page.length - 1];
   sendJson(response, 200, { images, nextCursor: rows.length > limit && last ? String(last.seq) : null });
+}
+
+/** A person's alt text is at most this long: more room than the model gets, still alt text. */
+export const EDITED_ALT_MAX_LENGTH = 300;
+
+function imageKeyBefore(route: string, suffix: string, deps: HttpDeps): string {
+  const key = keyFromPath(route.slice('/api/images/'.length, route.length - suffix.length));
+  if (!deps.queue.image(key))
+    throw new HttpError(404, 'NOT_FOUND', `no image with key ${JSON.stringify(key)}`);
+  return key;
+}
+
+/**
+ * `PUT /api/images/<key>/alt-text` with `{"alt": "...", "description": "..."}`: a person's text,
+ * kept over any later run (retry, re-upload) until regeneration is asked for with
+ * `POST /api/images/<key>/alt-text/regenerate`.
+ */
+async function putAltText(
+  request: IncomingMessage,
+  response: ServerResponse,
+  route: string,
+  deps: HttpDeps,
+): Promise<void> {
+  const key = imageKeyBefore(route, '/alt-text', deps);
+  const body = await readJsonBody(request, 16 * 1024);
+  const { alt, description } = (body ?? {}) as { alt?: unknown; description?: unknown };
+  if (typeof alt !== 'string' || alt.trim() === '') {
+    throw new HttpError(400, 'BAD_REQUEST', 'alt must be a non-empty string');
+  }
+  if ([...alt.trim()].length > EDITED_ALT_MAX_LENGTH) {
+    throw new HttpError(400, 'BAD_REQUEST', `alt must be at most ${EDITED_ALT_MAX_LENGTH} characters`);
+  }
+  if (description !== undefined && typeof description !== 'string') {
+    throw new HttpError(400, 'BAD_REQUEST', 'description must be a string');
+  }
+  if (typeof description === 'string' && [...description.trim()].length > DESCRIPTION_MAX_LENGTH) {
+    throw new HttpError(
+      400,
+      'BAD_REQUEST',
+      `description must be at most ${DESCRIPTION_MAX_LENGTH} characters`,
+    );
+  }
+  await editAltText(deps.altText, key, {
+    alt: alt.trim().replace(/\s+/g, ' '),
+    ...(typeof description === 'string' && { description: description.trim() }),
+  });
+  deps.log.log('info', 'alt text edited', { key });
+  const row = deps.queue.image(key);
+  sendJson(response, 200, row && (await imageRecord(row, deps.queue, deps.thumbnails, deps.altText)));
+}
+
+/** `POST /api/images/<key>/alt-text/regenerate`: ask the model again, over an edited text and past the reuse. */
+async function regenerateAltText(response: ServerResponse, route: string, deps: HttpDeps): Promise<void> {
+  const key = imageKeyBefore(route, '/alt-text/regenerate', deps);
+  await requestRegeneration(deps.altText, key);
+  const job = deps.queue.requeue('alt-text', key);
+  deps.onWork();
+  deps.log.log('info', 'alt text regeneration asked for', {
+    key,
+    job: job === 'busy' ? 'already queued' : 'queued',
+  });
+  const row = deps.queue.image(key);
+  sendJson(response, 202, row && (await imageRecord(row, deps.queue, deps.thumbnails, deps.altText)));
+}
+
+async function readJsonBody(request: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const part of request) {
+    size += (part as Buffer).length;
+    if (size > maxBytes) throw new HttpError(413, 'TOO_LARGE', `the body is over ${maxBytes} bytes`);
+    parts.push(part as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(parts).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'BAD_REQUEST', 'the body is not JSON');
+  }
 }
 
 async function getThumbnail(

@@ -1,5 +1,6 @@
 import type { FolderStore } from '../adapters/folder-store.js';
 import type { ImageRow, JobRow, SqliteQueue } from '../adapters/sqlite-queue.js';
+import { type AltTextRecord, readAltTextRecord } from '../core/alt-text.js';
 import { manifestKey } from '../core/keys.js';
 import type { Manifest } from '../core/manifest.js';
 import { ALT_TEXT_NOT_CONFIGURED } from './workers.js';
@@ -14,8 +15,30 @@ export interface ImageRecord {
   source: { format: string; width: number; height: number } | null;
   renditions: (Manifest['renditions'][number] & { url: string })[];
   placeholder: Manifest['placeholder'] | null;
-  altText: { status: 'not-configured' | 'queued' | 'done' | 'failed'; alt?: string; description?: string };
+  altText: AltTextView;
   failure: { id: number; code: string | null; message: string | null; attempts: number } | null;
+}
+
+/**
+ * The image's alt text: its status, and once there is text, the text and where it came from
+ * (a model, with tokens and whether an earlier answer for the same bytes was reused, or a person:
+ * `edited`). A failed run says why (`error.code`), and keeps any earlier text.
+ */
+export interface AltTextView {
+  status: 'not-configured' | 'queued' | 'done' | 'failed';
+  alt?: string;
+  description?: string;
+  language?: string;
+  provider?: string;
+  model?: string;
+  inputTokens?: number;
+  outputTokens?: number;
+  modelMs?: number;
+  createdAt?: string;
+  reused?: boolean;
+  edited?: boolean;
+  editedAt?: string;
+  error?: { code: string | null; message: string | null };
 }
 
 /** `/thumbnails/<key>/<file>` with every segment percent-encoded. */
@@ -27,6 +50,7 @@ export async function imageRecord(
   row: ImageRow,
   queue: SqliteQueue,
   thumbnails: FolderStore,
+  altText?: FolderStore,
 ): Promise<ImageRecord> {
   const jobs = queue.jobsFor(row.key);
   const thumbnailJob = jobs.find((job) => job.queue === 'thumbnail');
@@ -44,7 +68,7 @@ export async function imageRecord(
       : null,
     renditions: (manifest?.renditions ?? []).map((r) => ({ ...r, url: fileUrl('/thumbnails', r.key) })),
     placeholder: manifest?.placeholder ?? null,
-    altText: altTextStatus(altTextJob),
+    altText: altTextView(altTextJob, altText && (await readAltTextRecord(altText, row.key))),
     failure:
       thumbnailJob?.state === 'dead'
         ? {
@@ -64,11 +88,45 @@ function imageStatus(job: JobRow | undefined): ImageRecord['status'] {
   return job.state === 'leased' || job.attempts > 0 ? 'processing' : 'queued';
 }
 
-function altTextStatus(job: JobRow | undefined): ImageRecord['altText'] {
-  if (!job) return { status: ALT_TEXT_NOT_CONFIGURED };
-  if (job.state === 'dead') return { status: 'failed' };
-  if (job.state !== 'done') return { status: 'queued' };
-  return { status: job.outcome === ALT_TEXT_NOT_CONFIGURED ? ALT_TEXT_NOT_CONFIGURED : 'done' };
+function altTextView(job: JobRow | undefined, record: AltTextRecord | undefined): AltTextView {
+  const text: Omit<AltTextView, 'status'> =
+    record?.status === 'done'
+      ? {
+          alt: record.alt,
+          description: record.description,
+          ...pick(record, [
+            'language',
+            'provider',
+            'model',
+            'inputTokens',
+            'outputTokens',
+            'modelMs',
+            'createdAt',
+            'reused',
+          ]),
+          edited: record.edited === true,
+          ...(record.editedAt && { editedAt: record.editedAt }),
+        }
+      : {};
+  const pending =
+    record?.regenerate === true || (job !== undefined && job.state !== 'done' && job.state !== 'dead');
+  // A person's text stands whatever the job does, until a regeneration is asked for.
+  if (record?.status === 'done' && record.edited && !pending) return { status: 'done', ...text };
+  if (job?.state === 'dead') {
+    return { status: 'failed', ...text, error: { code: job.errorCode, message: job.errorMessage } };
+  }
+  if (pending) return { status: 'queued', ...text };
+  if (record?.status === 'done') return { status: 'done', ...text };
+  if (!job || job.outcome === ALT_TEXT_NOT_CONFIGURED || record?.status === 'not-configured') {
+    return { status: ALT_TEXT_NOT_CONFIGURED };
+  }
+  return { status: 'done', ...text };
+}
+
+function pick<T extends object, K extends keyof T>(value: T, keys: K[]): Partial<Pick<T, K>> {
+  const picked: Partial<Pick<T, K>> = {};
+  for (const key of keys) if (value[key] !== undefined) picked[key] = value[key];
+  return picked;
 }
 
 async function readManifest(thumbnails: FolderStore, key: string): Promise<Manifest | undefined> {

@@ -5,8 +5,10 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createAltTextModel } from '../adapters/alt-text-models.js';
 import { FolderStore } from '../adapters/folder-store.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, SqliteQueue } from '../adapters/sqlite-queue.js';
+import type { AltTextConfig } from '../config.js';
 import type { RenderOptions } from '../core/render.js';
 import { createHandler } from './http.js';
 import { Inbox } from './inbox.js';
@@ -23,6 +25,8 @@ export interface LocalServiceOptions {
   host: string;
   port: number;
   render: RenderOptions;
+  /** The alt-text provider; off when absent. */
+  altText?: AltTextConfig;
   concurrency: number;
   watchDir?: string;
   token?: string;
@@ -44,7 +48,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   await mkdir(dataDir, { recursive: true });
   const releaseLock = await lockDataDir(dataDir);
   await Promise.all(STORE_FOLDERS.map((name) => mkdir(path.join(dataDir, name), { recursive: true })));
-  const [originals, thumbnails, , failures] = STORE_FOLDERS.map(
+  const [originals, thumbnails, altText, failures] = STORE_FOLDERS.map(
     (name) => new FolderStore(path.join(dataDir, name)),
   );
   const queue = new SqliteQueue(path.join(dataDir, 'queue.sqlite'), {
@@ -53,17 +57,29 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   });
   // This process holds the data folder's lock: leases still held are from a process that died,
   // perhaps in the middle of writing an output. Its temporary files go first, then its leases.
-  const removed = await removeInterruptedWrites(queue, thumbnails as FolderStore, failures as FolderStore);
+  const removed = await removeInterruptedWrites(
+    queue,
+    thumbnails as FolderStore,
+    failures as FolderStore,
+    altText as FolderStore,
+  );
   if (removed > 0) log.log('warn', 'temporary files of a previous run removed', { files: removed });
   const released = queue.releaseAllLeases();
   if (released > 0) log.log('warn', 'jobs of a previous run taken back', { jobs: released });
 
   const metrics = new Metrics();
+  const altTextModel = options.altText && (await createAltTextModel(options.altText));
+  if (altTextModel) {
+    log.log('info', 'alt text by a model', { provider: altTextModel.provider, model: altTextModel.model });
+  }
   const workers = new LocalWorkers({
     queue,
     originals: originals as FolderStore,
     thumbnails: thumbnails as FolderStore,
     failures: failures as FolderStore,
+    altText: altText as FolderStore,
+    altTextModel,
+    altTextLanguage: options.altText?.language,
     render: options.render,
     concurrency: options.concurrency,
     log,
@@ -84,6 +100,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       queue,
       originals: originals as FolderStore,
       thumbnails: thumbnails as FolderStore,
+      altText: altText as FolderStore,
       uploads,
       metrics,
       log,
@@ -167,15 +184,17 @@ const TEMPORARY_FILE = /^\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 
 /**
  * A process killed in the middle of FolderStore.put leaves its temporary file beside the object
- * it was writing, and nothing would ever remove it. Only two kinds of write can have been cut
- * short: the outputs of a thumbnail job it held (`K/` in the thumbnails store) and a failure
- * record it had not marked written (`<queue>/K.json`). Runs at start-up, before any worker
+ * it was writing, and nothing would ever remove it. Only these writes can have been cut short:
+ * the outputs of a thumbnail job it held (`K/` in the thumbnails store), those of an alt-text job
+ * it held (`K.json` and `by-content/` in the alt-text store) and a failure record it had not
+ * marked written (`<queue>/K.json`). Runs at start-up, before any worker
  * writes, so every such file found there is an orphan. Returns how many were removed.
  */
 async function removeInterruptedWrites(
   queue: SqliteQueue,
   thumbnails: FolderStore,
   failures: FolderStore,
+  altText: FolderStore,
 ): Promise<number> {
   const folders = new Set<string>();
   const add = async (folder: () => Promise<string>) => {
@@ -184,6 +203,11 @@ async function removeInterruptedWrites(
   };
   for (const job of queue.leasedJobs()) {
     if (job.queue === 'thumbnail') await add(() => thumbnails.pathOf(job.key));
+    // An alt-text job writes K.json beside its siblings, and by-content/<sha256>.json.
+    if (job.queue === 'alt-text') {
+      await add(async () => path.dirname(await altText.pathOf(`${job.key}.json`)));
+      await add(async () => path.dirname(await altText.pathOf('by-content/x.json')));
+    }
   }
   for (const job of queue.unrecordedDeadLetters(1_000_000)) {
     await add(async () => path.dirname(await failures.pathOf(`${job.queue}/${job.key}.json`)));

@@ -1,9 +1,16 @@
 import type { FolderStore } from '../adapters/folder-store.js';
-import type { JobRow, QueueName, SqliteQueue } from '../adapters/sqlite-queue.js';
-import { classifyError } from '../core/errors.js';
+import {
+  type JobRow,
+  MAX_RETRY_AFTER_MS,
+  type QueueName,
+  type SqliteQueue,
+} from '../adapters/sqlite-queue.js';
+import { describeObjectCreated } from '../core/alt-text.js';
+import { classifyError, retryAfterMsOf } from '../core/errors.js';
 import { renderOriginal } from '../core/process-original.js';
 import type { RenderOptions } from '../core/render.js';
 import { putJson } from '../core/store-json.js';
+import type { AltTextModel } from '../ports.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -18,6 +25,10 @@ export interface WorkerDeps {
   originals: FolderStore;
   thumbnails: FolderStore;
   failures: FolderStore;
+  altText: FolderStore;
+  /** Undefined: no provider configured (the records say "not-configured"). */
+  altTextModel?: AltTextModel;
+  altTextLanguage?: string;
   render: RenderOptions;
   concurrency: number;
   log: Logger;
@@ -26,7 +37,7 @@ export interface WorkerDeps {
   idlePollMs?: number;
 }
 
-/** What the alt-text worker records while no provider is configured (a later step adds them). */
+/** What the alt-text worker records while no provider is configured. */
 export const ALT_TEXT_NOT_CONFIGURED = 'not-configured';
 
 export class LocalWorkers {
@@ -40,7 +51,7 @@ export class LocalWorkers {
     for (let i = 0; i < this.deps.concurrency; i++) {
       this.running.push(this.loop('thumbnail', (job) => this.thumbnail(job)));
     }
-    this.running.push(this.loop('alt-text', async () => ALT_TEXT_NOT_CONFIGURED));
+    this.running.push(this.loop('alt-text', (job) => this.altText(job)));
     this.running.push(this.failover());
   }
 
@@ -70,7 +81,8 @@ export class LocalWorkers {
         this.deps.log.log('info', 'job done', { queue, key: job.key, attempt: job.attempts, outcome });
       } catch (thrown) {
         const error = classifyError(thrown);
-        const state = this.deps.queue.fail(job, error);
+        const retryAfterMs = retryAfterMsOf(error);
+        const state = this.deps.queue.fail(job, { ...error.toJSON(), retryAfterMs });
         this.deps.log.log(state === 'dead' ? 'error' : 'warn', 'job failed', {
           queue,
           key: job.key,
@@ -78,6 +90,12 @@ export class LocalWorkers {
           code: error.code,
           error: error.message,
           next: state,
+          ...(state === 'queued' && {
+            retryInMs:
+              retryAfterMs === undefined
+                ? this.deps.queue.retryDelay(job)
+                : Math.min(retryAfterMs, MAX_RETRY_AFTER_MS),
+          }),
         });
         if (state === 'dead') this.wake(); // the failover worker has something to record
       } finally {
@@ -90,6 +108,17 @@ export class LocalWorkers {
     const etag = this.deps.queue.image(job.key)?.etag;
     await renderOriginal({ bucket: 'originals', key: job.key, ...(etag && { etag }) }, this.deps);
     return null;
+  }
+
+  /** The same use case as the alt-text Lambda: a separate queue, so a slow model never holds up thumbnails. */
+  private async altText(job: JobRow): Promise<string> {
+    const { queue, originals, altText, altTextModel, altTextLanguage, render } = this.deps;
+    const image = queue.image(job.key);
+    const result = await describeObjectCreated(
+      { key: job.key, ...(image?.etag && { etag: image.etag }) },
+      { originals, altText, model: altTextModel, language: altTextLanguage, image: render },
+    );
+    return result.outcome;
   }
 
   /**

@@ -244,6 +244,40 @@ describe('SqliteQueue', () => {
       expect(delays).toEqual([1000, 2000, 4000, 5000, 5000, 5000]);
     });
 
+    it("a retryable error's retryAfterMs (a provider's Retry-After) is the next attempt's delay", () => {
+      const row = queue.recordUpload(image());
+      const throttled = { code: 'PROVIDER_THROTTLED', message: '429', retryable: true };
+      const altJob = () => queue.jobsFor(row.key).find((j) => j.queue === 'alt-text') as JobRow;
+      expect(queue.fail(leaseOrThrow('alt-text'), { ...throttled, retryAfterMs: 7000 })).toBe('queued');
+      expect(altJob().availableAt - clock).toBe(7000); // not the 1000 ms backoff
+      clock += 6999;
+      expect(queue.lease('alt-text')).toBeUndefined();
+      clock += 1;
+      // Shorter than the backoff is honoured too; absurdly long is capped at 15 minutes.
+      expect(queue.fail(leaseOrThrow('alt-text'), { ...throttled, retryAfterMs: 0 })).toBe('queued');
+      expect(altJob().availableAt).toBe(clock);
+      expect(queue.fail(leaseOrThrow('alt-text'), { ...throttled, retryAfterMs: 86_400_000 })).toBe('queued');
+      expect(altJob().availableAt - clock).toBe(15 * 60_000);
+      // Without one, the exponential backoff (4th attempt: capped at 5000).
+      clock = altJob().availableAt;
+      expect(queue.fail(leaseOrThrow('alt-text'), throttled)).toBe('dead'); // out of attempts (4)
+    });
+
+    it('requeue: a done or dead job runs again with a fresh budget; a queued one is "busy"', () => {
+      const row = queue.recordUpload(image());
+      expect(queue.requeue('alt-text', row.key)).toBe('busy');
+      const job = leaseOrThrow('alt-text');
+      expect(queue.requeue('alt-text', row.key)).toBe('busy');
+      queue.complete(job, 'generated');
+      expect(queue.requeue('alt-text', row.key)).toMatchObject({
+        state: 'queued',
+        attempts: 0,
+        outcome: null,
+      });
+      expect(leaseOrThrow('alt-text').attempts).toBe(1);
+      expect(queue.requeue('alt-text', 'no/such/key.jpg')).toBeUndefined();
+    });
+
     it('permanent: dead at once, whatever attempts are left', () => {
       const row = queue.recordUpload(image());
       const job = leaseOrThrow();

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { fixtures } from '../fixtures.js';
+import { type FakeModelServer, GOOD_ANSWER, startFakeOpenAi } from '../helpers/fake-models.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CHROMIUM = process.env.THUMBNAILER_CHROMIUM ?? '/usr/bin/chromium';
@@ -38,11 +39,14 @@ process.once('exit', () => {
 });
 
 /** `thumbnailer serve` on a free port; resolves on its `{"event":"listening"}` line. */
-async function startServer(extraArgs: string[] = []): Promise<Server> {
+async function startServer(extraArgs: string[] = [], extraEnv: Record<string, string> = {}): Promise<Server> {
   const data = await mkdtemp(path.join(tmpdir(), 'thumbnailer-browser-'));
   temporaryDirs.push(data);
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) if (name.startsWith('THUMBNAILER_')) delete env[name];
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (/^(THUMBNAILER_|ALT_TEXT_|OPENAI_)/.test(name)) delete env[name];
+  }
+  Object.assign(env, extraEnv);
   const child = spawn(
     process.execPath,
     [
@@ -363,5 +367,74 @@ describe('the web page', () => {
 
     await page.context().close();
     await stopServer(guarded.child);
+  });
+
+  it("alt text from a model: the thumbnail's alt and caption; edited on the page, kept after reload", async () => {
+    let model: FakeModelServer | undefined;
+    let described: Server | undefined;
+    try {
+      model = await startFakeOpenAi();
+      described = await startServer([], {
+        ALT_TEXT_PROVIDER: 'openai',
+        ALT_TEXT_MODEL: 'llava',
+        OPENAI_BASE_URL: model.url,
+        OPENAI_API_KEY: model.acceptedKey,
+      });
+      const { page, errors } = await openPage(`${described.url}/`);
+      await page.getByText('No images yet').waitFor();
+      await page.locator('#file-input').setInputFiles(fixtures.photo.ladybird);
+      const item = card(page, 'ladybird.jpg');
+      const img = item.locator('img');
+      const generated = JSON.parse(GOOD_ANSWER) as { alt: string; description: string };
+
+      // The model's text: the img's alt, the caption, its source, the description.
+      await item.locator('.card__alt[data-alt-status="done"]').waitFor();
+      await img.and(page.locator('.is-loaded')).waitFor();
+      expect(await img.getAttribute('alt')).toBe(generated.alt);
+      expect(await item.locator('.card__alt').textContent()).toBe(generated.alt);
+      expect(await item.locator('.card__alt-source').textContent()).toBe('Alt text by llava-2026-01-01');
+      expect(await item.locator('.card__description p').textContent()).toBe(generated.description);
+
+      // Edit with the keyboard-reachable control; Save.
+      await item.getByRole('button', { name: 'Edit alt text of ladybird.jpg' }).click();
+      const form = item.getByRole('form', { name: 'Alt text of ladybird.jpg' });
+      const altField = form.getByLabel('Alt text', { exact: true });
+      expect(await altField.inputValue()).toBe(generated.alt);
+      const mine = 'Seven-spot ladybird climbing a stem';
+      await altField.fill(mine);
+      await form.getByLabel('Description (optional)').fill('Photographed in May.');
+      await form.getByRole('button', { name: 'Save alt text' }).click();
+      await form.waitFor({ state: 'detached' });
+      await page
+        .locator('#announcer', { hasText: 'Alt text of ladybird.jpg saved.' })
+        .waitFor({ state: 'attached' });
+      expect(await img.getAttribute('alt')).toBe(mine);
+      expect(await item.locator('.card__alt').textContent()).toBe(mine);
+
+      // After a reload: the same text, marked as a person's.
+      await page.reload();
+      const reloaded = card(page, 'ladybird.jpg');
+      await reloaded.locator('img.is-loaded').waitFor();
+      expect(await reloaded.locator('img').getAttribute('alt')).toBe(mine);
+      expect(await reloaded.locator('.card__alt').textContent()).toBe(mine);
+      expect(await reloaded.locator('.card__alt-source').textContent()).toBe('Alt text edited by a person');
+      expect(await reloaded.locator('.card__description p').textContent()).toBe('Photographed in May.');
+      expect(model.requests).toHaveLength(1);
+      await page.screenshot({ path: '/tmp/thumbnailer-alt-text.png', fullPage: true });
+
+      // Asked for, the model writes new text over the edit.
+      model.script({ kind: 'answer', text: '{"alt": "Ladybird on a grass stem", "description": ""}' });
+      await reloaded.getByRole('button', { name: 'Edit alt text of ladybird.jpg' }).click();
+      await reloaded.getByRole('button', { name: 'Ask the model again' }).click();
+      await reloaded.locator('.card__alt', { hasText: 'Ladybird on a grass stem' }).waitFor();
+      expect(await reloaded.locator('img').getAttribute('alt')).toBe('Ladybird on a grass stem');
+      expect(await reloaded.locator('.card__alt-source').textContent()).toBe('Alt text by llava-2026-01-01');
+      expect(model.requests).toHaveLength(2);
+      expect(errors).toEqual([]);
+      await page.context().close();
+    } finally {
+      if (described) await stopServer(described.child);
+      await model?.close();
+    }
   });
 });

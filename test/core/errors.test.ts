@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import {
+  AltTextInvalidAnswerError,
+  AltTextRefusedError,
   CorruptImageError,
   classifyError,
   NotAnImageError,
   ProcessingTimeoutError,
+  ProviderAuthError,
+  ProviderQuotaError,
+  ProviderRequestError,
+  ProviderThrottledError,
+  ProviderUnavailableError,
+  parseRetryAfter,
+  retryAfterMsOf,
   ThumbnailerError,
   TooManyPixelsError,
   TransientError,
@@ -51,5 +60,44 @@ describe('classifyError', () => {
       message: 'corrupt image: x',
       retryable: false,
     });
+  });
+});
+
+describe('alt-text and provider errors', () => {
+  it.each([
+    [new AltTextRefusedError('no'), 'ALT_TEXT_REFUSED', false],
+    [new AltTextInvalidAnswerError('empty', 'x'), 'ALT_TEXT_EMPTY', false],
+    [new AltTextInvalidAnswerError('too-long', 'x'), 'ALT_TEXT_TOO_LONG', false],
+    [new AltTextInvalidAnswerError('malformed', 'x'), 'ALT_TEXT_MALFORMED', false],
+    [new ProviderThrottledError('slow down', 2000), 'PROVIDER_THROTTLED', true],
+    [new ProviderUnavailableError('503'), 'PROVIDER_UNAVAILABLE', true],
+    [new ProviderUnavailableError('slow', undefined, { timeout: true }), 'PROVIDER_TIMEOUT', true],
+    [new ProviderAuthError('check OPENAI_API_KEY'), 'PROVIDER_AUTH', false],
+    [new ProviderQuotaError('quota'), 'PROVIDER_QUOTA', false],
+    [new ProviderRequestError('bad model'), 'PROVIDER_BAD_REQUEST', false],
+  ])('%s: code %s, retryable %s, passed through classifyError', (error, code, retryable) => {
+    expect(error).toBeInstanceOf(ThumbnailerError);
+    expect(error.code).toBe(code);
+    expect(error.retryable).toBe(retryable);
+    expect(classifyError(error)).toBe(error);
+    expect(error.name).toBe(error.constructor.name);
+  });
+
+  it('a throttle carries its Retry-After; retryAfterMsOf reads it from any error', () => {
+    expect(retryAfterMsOf(new ProviderThrottledError('x', 2500))).toBe(2500);
+    expect(retryAfterMsOf(new ProviderUnavailableError('x', 1000))).toBe(1000);
+    expect(retryAfterMsOf(new ProviderThrottledError('x'))).toBeUndefined();
+    expect(retryAfterMsOf(new Error('x'))).toBeUndefined();
+  });
+
+  it('parses Retry-After as seconds, as an HTTP date, and retry-after-ms', () => {
+    const headers = (values: Record<string, string>) => new Headers(values);
+    const now = Date.parse('2026-11-27T12:00:00Z');
+    expect(parseRetryAfter(headers({ 'retry-after': '3' }), now)).toBe(3000);
+    expect(parseRetryAfter(headers({ 'retry-after': '0.5' }), now)).toBe(500);
+    expect(parseRetryAfter(headers({ 'retry-after': 'Fri, 27 Nov 2026 12:00:07 GMT' }), now)).toBe(7000);
+    expect(parseRetryAfter(headers({ 'retry-after-ms': '1234', 'retry-after': '9' }), now)).toBe(1234);
+    expect(parseRetryAfter(headers({ 'retry-after': 'soon' }), now)).toBeUndefined();
+    expect(parseRetryAfter(headers({}), now)).toBeUndefined();
   });
 });

@@ -58,7 +58,6 @@ describe('alt-text handler, provider off', () => {
   it('records "not-configured" as K.json: not a failure, no invented text', async () => {
     const handler = createAltTextHandler({
       altText: new S3Store(s3, 'alt-text'),
-      provider: 'off',
       outputBuckets: ['thumbnails', 'alt-text'],
       logger: silent(),
     });

@@ -1,0 +1,121 @@
+import { readFile } from 'node:fs/promises';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3Store } from '../../src/adapters/s3-store.js';
+import { type RunningEmulator, startAwsEmulation } from '../../src/aws/emulator.js';
+import { parseConfig } from '../../src/config.js';
+import { fixtures } from '../fixtures.js';
+import { type FakeModelServer, GOOD_ANSWER, startFakeOpenAi } from '../helpers/fake-models.js';
+import { waitFor } from '../helpers/local-service.js';
+
+/**
+ * The emulated AWS flow with a model: the provider settings reach the alt-text Lambda as its
+ * environment would (ALT_TEXT_PROVIDER=openai, OPENAI_BASE_URL=...), here a local server speaking
+ * OpenAI chat completions; the alt text lands in the alt-text bucket.
+ */
+let emulator: RunningEmulator;
+let model: FakeModelServer;
+let s3: S3Client;
+let altText: S3Store;
+let thumbnails: S3Store;
+
+beforeAll(async () => {
+  model = await startFakeOpenAi();
+  const config = parseConfig(
+    {},
+    {
+      ALT_TEXT_PROVIDER: 'openai',
+      ALT_TEXT_MODEL: 'llava',
+      ALT_TEXT_LANGUAGE: 'English',
+      OPENAI_BASE_URL: model.url,
+      OPENAI_API_KEY: model.acceptedKey,
+    },
+  );
+  emulator = await startAwsEmulation({
+    render: config,
+    altText: config.altText,
+    resources: { visibilityTimeoutSeconds: 1, maxReceiveCount: 3 },
+    pollIntervalMs: 50,
+    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+  });
+  s3 = new S3Client({
+    endpoint: emulator.endpoint,
+    region: emulator.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
+  altText = new S3Store(s3, emulator.resources.buckets.altText);
+  thumbnails = new S3Store(s3, emulator.resources.buckets.thumbnails);
+});
+
+afterAll(async () => {
+  s3?.destroy();
+  await emulator?.stop();
+  await model?.close();
+});
+
+async function upload(key: string, file: string): Promise<void> {
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: emulator.resources.buckets.originals,
+      Key: key,
+      Body: await readFile(file),
+    }),
+  );
+}
+
+const record = (key: string) =>
+  waitFor(
+    async () => {
+      const stored = await altText.get(`${key}.json`);
+      return stored && (JSON.parse(stored.body.toString()) as Record<string, unknown>);
+    },
+    30_000,
+    `the alt text of ${key}`,
+  );
+
+describe('alt text in the emulated AWS flow', () => {
+  it('reaches the alt-text bucket; the same bytes under another key are not described twice', async () => {
+    await upload('garden/ladybird one.jpg', fixtures.photo.ladybird);
+    expect(await record('garden/ladybird one.jpg')).toMatchObject({
+      key: 'garden/ladybird one.jpg',
+      status: 'done',
+      alt: JSON.parse(GOOD_ANSWER).alt,
+      provider: 'openai',
+      model: 'llava-2026-01-01',
+      language: 'English',
+      inputTokens: 1700,
+      outputTokens: 42,
+      sourceEtag: expect.any(String),
+      sequencer: expect.stringMatching(/^[0-9A-F]+$/),
+      reused: false,
+    });
+    expect(model.requests).toHaveLength(1);
+    // The model saw a JPEG made from the decoded 2560x1600 original: long edge 1568.
+    expect(model.requests[0]?.jpeg.length).toBeLessThan(3.75 * 1024 * 1024);
+
+    await upload('copies/ladybird two.jpg', fixtures.photo.ladybird);
+    expect(await record('copies/ladybird two.jpg')).toMatchObject({ status: 'done', reused: true });
+    expect(model.requests).toHaveLength(1);
+  });
+
+  it('throttled: the Lambda reports the failure, SQS redelivers, the alt text arrives; thumbnails never wait', async () => {
+    model.script({ kind: 'throttled', retryAfter: '1' });
+    const before = model.requests.length;
+    await upload('slow/dune.jpg', fixtures.photo.dune);
+    await waitFor(() => thumbnails.get('slow/dune.jpg/manifest.json'), 30_000, 'the thumbnails');
+    expect(await record('slow/dune.jpg')).toMatchObject({ status: 'done', alt: JSON.parse(GOOD_ANSWER).alt });
+    expect(model.requests.length - before).toBe(2);
+  });
+
+  it('access denied to the model: a permanent failure, written as K.json with its code', async () => {
+    model.script({ kind: 'denied' });
+    await upload('denied/branches.jpg', fixtures.photo.branches);
+    expect(await record('denied/branches.jpg')).toMatchObject({
+      key: 'denied/branches.jpg',
+      status: 'failed',
+      error: { code: 'PROVIDER_AUTH', retryable: false, message: expect.stringContaining('OPENAI_API_KEY') },
+    });
+  });
+});
