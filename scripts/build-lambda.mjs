@@ -16,13 +16,13 @@
 //   --out DIR          where the zips (or with --bundle-only, the bundles) go (default dist/lambda)
 import { execFileSync } from 'node:child_process';
 import {
+  lutimesSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
-  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
@@ -129,7 +129,9 @@ function walk(dir) {
 }
 
 function zipDir(dir, zipFile) {
-  for (const file of walk(dir)) utimesSync(file, ZIP_EPOCH, ZIP_EPOCH);
+  // Command shims are not needed at run time (and are symlinks, with times of their own).
+  rmSync(path.join(dir, 'node_modules', '.bin'), { recursive: true, force: true });
+  for (const file of walk(dir)) lutimesSync(file, ZIP_EPOCH, ZIP_EPOCH);
   rmSync(zipFile, { force: true });
   // -X: no extra attributes (uid, gid, times beyond the mtime); -y: keep symlinks as links.
   execFileSync('zip', ['-q', '-r', '-X', '-y', '-9', zipFile, '.'], { cwd: dir, stdio: 'inherit' });
