@@ -7,13 +7,13 @@
 // installed beside it for Lambda's platform, linux + glibc + the chosen CPU, in a staging
 // directory (build/lambda/<arch>/<fn>/), never in the repository's own node_modules, whose
 // binaries are the host's. The zips and build.json (what they were built for, which the module
-// checks against its `architecture`) go to dist/lambda/.
+// checks against its `architecture`) go to dist/lambda-packages/.
 //
 //   --arch arm64|x64   the CPU of the functions (default arm64, the module's default)
 //   --measure          then time a fresh `node` importing each package (the cold-start module
 //                      load), 7 runs each, median; only when --arch is the host's CPU
 //   --bundle-only      bundles only, no install or zip (what the tests run: fast and offline)
-//   --out DIR          where the zips (or with --bundle-only, the bundles) go (default dist/lambda)
+//   --out DIR          where the zips (or with --bundle-only, the bundles) go (default dist/lambda-packages)
 import { execFileSync } from 'node:child_process';
 import {
   lutimesSync,
@@ -49,7 +49,7 @@ if (!arch) {
   console.error(`--arch must be arm64 or x64, not ${options.arch}`);
   process.exit(2);
 }
-const outDir = path.resolve(root, options.out ?? 'dist/lambda');
+const outDir = path.resolve(root, options.out ?? 'dist/lambda-packages');
 const stagingRoot = path.join(root, 'build', 'lambda', arch);
 
 /** Bundles one handler; returns the runtime packages its bundle needs beside it. */

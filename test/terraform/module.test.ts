@@ -425,6 +425,14 @@ describe('the example uses the module as a user would', () => {
     expect(moduleInterface(example, 'thumbnailer', real)).toEqual([]);
   });
 
+  it('finds the packages where npm run build:lambda writes them', () => {
+    const packageDir = (example.variable.lambda_package_dir as Block).default as string;
+    expect(path.resolve(exampleDir, packageDir)).toBe(path.join(repo, 'dist/lambda-packages'));
+    expect(readFileSync(path.join(repo, 'scripts/build-lambda.mjs'), 'utf8')).toContain(
+      "options.out ?? 'dist/lambda-packages'",
+    );
+  });
+
   it('has typed, described variables and only declared references', () => {
     expect(variablesTypedAndDescribed(example)).toEqual([]);
     expect(numbersValidated(example)).toEqual([]);

@@ -1,5 +1,5 @@
 # The whole pipeline in one `terraform apply`: run `npm run build:lambda` in the repository
-# first (it writes ../../../dist/lambda), then `terraform init && terraform apply` here.
+# first (it writes ../../../dist/lambda-packages), then `terraform init && terraform apply` here.
 
 provider "aws" {
   region = var.region

@@ -18,7 +18,7 @@ variable "prefix" {
 variable "lambda_package_dir" {
   description = "Where `npm run build:lambda` wrote the function packages."
   type        = string
-  default     = "../../../dist/lambda"
+  default     = "../../../dist/lambda-packages"
 }
 
 variable "architecture" {

@@ -23,12 +23,12 @@ variable "tags" {
 }
 
 variable "lambda_package_dir" {
-  description = "Directory holding thumbnail.zip, alt-text.zip, failover.zip and build.json, as written by `npm run build:lambda` (dist/lambda in the repository)."
+  description = "Directory holding thumbnail.zip, alt-text.zip, failover.zip and build.json, as written by `npm run build:lambda` (dist/lambda-packages in the repository)."
   type        = string
 
   validation {
     condition     = length(trimspace(var.lambda_package_dir)) > 0
-    error_message = "lambda_package_dir must name the directory `npm run build:lambda` wrote (dist/lambda)."
+    error_message = "lambda_package_dir must name the directory `npm run build:lambda` wrote (dist/lambda-packages)."
   }
 }
 
