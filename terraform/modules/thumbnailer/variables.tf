@@ -401,8 +401,8 @@ variable "alt_text_model_arns" {
   default     = null
 
   validation {
-    condition     = var.alt_text_model_arns == null || alltrue([for arn in coalesce(var.alt_text_model_arns, []) : can(regex("^arn:aws[a-z-]*:bedrock:", arn))])
-    error_message = "alt_text_model_arns must be Bedrock ARNs (arn:aws:bedrock:...); wildcards only as the region of a foundation-model ARN."
+    condition     = alltrue([for arn in(var.alt_text_model_arns == null ? [] : var.alt_text_model_arns) : can(regex("^arn:aws[a-z-]*:bedrock:", arn)) && arn != "*"])
+    error_message = "alt_text_model_arns must be Bedrock ARNs (arn:aws:bedrock:...)."
   }
 }
 

@@ -1,5 +1,5 @@
 terraform {
-  # optional() object attributes, lifecycle preconditions and provider-defined functions are all older than 1.5.
+  # Uses lifecycle preconditions (1.2), startswith() (1.3) and validation blocks.
   required_version = ">= 1.5.0"
 
   required_providers {
