@@ -491,13 +491,10 @@ function number(value: unknown): number {
 }
 
 function same(a: unknown, b: unknown): boolean {
-  // A resource attribute is unknown but never null.
-  if (a === UNKNOWN || a instanceof ResourceRef) return b === null ? false : undefinedCompare();
-  if (b === UNKNOWN || b instanceof ResourceRef) return a === null ? false : undefinedCompare();
-  return a === b;
-}
-
-function undefinedCompare(): never {
+  const unknown = (value: unknown) => value === UNKNOWN || value instanceof ResourceRef;
+  if (!unknown(a) && !unknown(b)) return a === b;
+  // A resource attribute is unknown until apply, but never null.
+  if (a === null || b === null) return false;
   throw new HclEvalError('comparison unknown until apply');
 }
 
