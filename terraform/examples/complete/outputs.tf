@@ -1,0 +1,44 @@
+output "originals_bucket" {
+  description = "Upload originals here."
+  value       = module.thumbnailer.originals_bucket
+}
+
+output "thumbnails_bucket" {
+  description = "Thumbnails, manifests and failure records."
+  value       = module.thumbnailer.thumbnails_bucket
+}
+
+output "alt_text_bucket" {
+  description = "Alt text, one K.json per original K."
+  value       = module.thumbnailer.alt_text_bucket
+}
+
+output "alerts_topic_arn" {
+  description = "The alerts topic."
+  value       = module.thumbnailer.alerts_topic_arn
+}
+
+output "queue_urls" {
+  description = "The work queues."
+  value       = module.thumbnailer.queue_urls
+}
+
+output "dead_letter_queue_urls" {
+  description = "The dead-letter queues."
+  value       = module.thumbnailer.dead_letter_queue_urls
+}
+
+output "function_names" {
+  description = "The three functions."
+  value       = module.thumbnailer.function_names
+}
+
+output "try_it" {
+  description = "Upload, list, tail: terraform output -raw try_it"
+  value       = module.thumbnailer.try_it
+}
+
+output "tear_down" {
+  description = "Empty the buckets, then destroy: terraform output -raw tear_down"
+  value       = module.thumbnailer.tear_down
+}

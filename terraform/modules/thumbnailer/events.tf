@@ -1,0 +1,161 @@
+locals {
+  # The two workers, each with its queue and dead-letter queue.
+  workers = {
+    thumbnail = { queue = local.names.thumbnail_queue, dlq = local.names.thumbnail_dlq }
+    alt_text  = { queue = local.names.alt_text_queue, dlq = local.names.alt_text_dlq }
+  }
+}
+
+################################################################################
+# Events topic: the originals bucket's ObjectCreated notifications, and nothing else
+################################################################################
+
+resource "aws_sns_topic" "events" {
+  name              = local.names.events_topic
+  kms_master_key_id = local.kms_key_arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "events_topic" {
+  statement {
+    sid       = "OriginalsBucketPublishes"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.events.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["s3.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [local.bucket_arns.originals]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "events" {
+  arn    = aws_sns_topic.events.arn
+  policy = data.aws_iam_policy_document.events_topic.json
+}
+
+resource "aws_s3_bucket_notification" "originals" {
+  bucket = local.bucket_ids.originals
+
+  # One topic configuration per suffix (S3 has one suffix per filter), or one for every key.
+  dynamic "topic" {
+    for_each = length(var.originals_filter_suffixes) > 0 ? var.originals_filter_suffixes : [null]
+    content {
+      id            = topic.value == null ? "thumbnailer" : "thumbnailer${replace(topic.value, "/[^A-Za-z0-9]/", "-")}"
+      topic_arn     = aws_sns_topic.events.arn
+      events        = ["s3:ObjectCreated:*"]
+      filter_prefix = var.originals_filter_prefix
+      filter_suffix = topic.value
+    }
+  }
+
+  # S3 checks that it may publish when the notification is saved.
+  depends_on = [aws_sns_topic_policy.events]
+}
+
+################################################################################
+# Queues: one per worker, each with a dead-letter queue
+################################################################################
+
+resource "aws_sqs_queue" "dlq" {
+  for_each = local.workers
+
+  name                      = each.value.dlq
+  message_retention_seconds = var.dlq_retention_seconds
+  # The failover function consumes the dead-letter queues.
+  visibility_timeout_seconds        = var.failover_timeout_seconds * var.visibility_timeout_multiplier
+  sqs_managed_sse_enabled           = local.use_kms ? null : true
+  kms_master_key_id                 = local.kms_key_arn
+  kms_data_key_reuse_period_seconds = local.use_kms ? 300 : null
+  tags                              = var.tags
+}
+
+resource "aws_sqs_queue" "work" {
+  for_each = local.workers
+
+  name                              = each.value.queue
+  message_retention_seconds         = var.message_retention_seconds
+  visibility_timeout_seconds        = var.function_timeout_seconds * var.visibility_timeout_multiplier
+  sqs_managed_sse_enabled           = local.use_kms ? null : true
+  kms_master_key_id                 = local.kms_key_arn
+  kms_data_key_reuse_period_seconds = local.use_kms ? 300 : null
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq[each.key].arn
+    maxReceiveCount     = var.max_receive_count
+  })
+  tags = var.tags
+}
+
+# Each dead-letter queue takes dead letters from its own queue only.
+resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  for_each = local.workers
+
+  queue_url = aws_sqs_queue.dlq[each.key].id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.work[each.key].arn]
+  })
+}
+
+data "aws_iam_policy_document" "queue" {
+  for_each = local.workers
+
+  statement {
+    sid       = "EventsTopicSends"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.work[each.key].arn]
+    principals {
+      type        = "Service"
+      identifiers = ["sns.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_sns_topic.events.arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [aws_sqs_queue.work[each.key].arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "work" {
+  for_each = local.workers
+
+  queue_url = aws_sqs_queue.work[each.key].id
+  policy    = data.aws_iam_policy_document.queue[each.key].json
+}
+
+resource "aws_sns_topic_subscription" "work" {
+  for_each = local.workers
+
+  topic_arn = aws_sns_topic.events.arn
+  protocol  = "sqs"
+  endpoint  = aws_sqs_queue.work[each.key].arn
+  # The queue receives S3's event JSON itself, not wrapped in an SNS envelope.
+  raw_message_delivery = true
+
+  depends_on = [aws_sqs_queue_policy.work]
+}

@@ -1,0 +1,114 @@
+################################################################################
+# Buckets
+################################################################################
+
+output "originals_bucket" {
+  description = "Name of the originals bucket: upload here."
+  value       = local.bucket_ids.originals
+}
+
+output "thumbnails_bucket" {
+  description = "Name of the thumbnails bucket: K/<preset>.<ext> and K/manifest.json for each original K, failure records under failures/."
+  value       = local.bucket_ids.thumbnails
+}
+
+output "alt_text_bucket" {
+  description = "Name of the alt-text bucket: K.json for each original K."
+  value       = local.bucket_ids.alt_text
+}
+
+output "bucket_arns" {
+  description = "ARNs of the originals, thumbnails and alt_text buckets."
+  value       = local.bucket_arns
+}
+
+################################################################################
+# Topics and queues
+################################################################################
+
+output "events_topic_arn" {
+  description = "ARN of the topic the originals bucket notifies of every new object."
+  value       = aws_sns_topic.events.arn
+}
+
+output "alerts_topic_arn" {
+  description = "ARN of the alerts topic (dead letters, function errors): subscribe to it."
+  value       = aws_sns_topic.alerts.arn
+}
+
+output "queue_urls" {
+  description = "URLs of the thumbnail and alt_text queues."
+  value       = { for worker, queue in aws_sqs_queue.work : worker => queue.url }
+}
+
+output "queue_arns" {
+  description = "ARNs of the thumbnail and alt_text queues."
+  value       = { for worker, queue in aws_sqs_queue.work : worker => queue.arn }
+}
+
+output "dead_letter_queue_urls" {
+  description = "URLs of the thumbnail and alt_text dead-letter queues."
+  value       = { for worker, queue in aws_sqs_queue.dlq : worker => queue.url }
+}
+
+output "dead_letter_queue_arns" {
+  description = "ARNs of the thumbnail and alt_text dead-letter queues (the --source-arn of a redrive)."
+  value       = { for worker, queue in aws_sqs_queue.dlq : worker => queue.arn }
+}
+
+################################################################################
+# Functions
+################################################################################
+
+output "function_names" {
+  description = "Names of the thumbnail, alt_text and failover functions."
+  value       = { for key, function in aws_lambda_function.this : key => function.function_name }
+}
+
+output "function_arns" {
+  description = "ARNs of the thumbnail, alt_text and failover functions."
+  value       = { for key, function in aws_lambda_function.this : key => function.arn }
+}
+
+output "log_group_names" {
+  description = "CloudWatch log groups of the thumbnail, alt_text and failover functions."
+  value       = { for key, group in aws_cloudwatch_log_group.this : key => group.name }
+}
+
+output "kms_key_arn" {
+  description = "ARN of the KMS key in use (null: SSE-S3 and SSE-SQS)."
+  value       = local.kms_key_arn
+}
+
+################################################################################
+# Try it
+################################################################################
+
+output "try_it" {
+  description = "Commands to try the deployment, as the original README listed them: upload, list the outputs, tail the logs, redrive."
+  value       = <<-EOT
+    # Upload a photo (any key; the thumbnails appear under "<key>/" in a few seconds):
+    aws s3 cp "my dune.jpg" s3://${local.bucket_ids.originals}/
+    # List the thumbnails and manifest, and the alt text:
+    aws s3 ls s3://${local.bucket_ids.thumbnails}/ --recursive
+    aws s3 ls s3://${local.bucket_ids.alt_text}/ --recursive
+    aws s3 cp "s3://${local.bucket_ids.thumbnails}/my dune.jpg/manifest.json" -
+    # Follow the functions' logs:
+    aws logs tail ${aws_cloudwatch_log_group.this["thumbnail"].name} --follow
+    aws logs tail ${aws_cloudwatch_log_group.this["alt_text"].name} --follow
+    aws logs tail ${aws_cloudwatch_log_group.this["failover"].name} --follow
+    # Failure records, and a redrive once the cause is fixed:
+    aws s3 ls s3://${local.bucket_ids.thumbnails}/failures/ --recursive
+    aws sqs start-message-move-task --source-arn ${aws_sqs_queue.dlq["thumbnail"].arn}
+  EOT
+}
+
+output "tear_down" {
+  description = "Commands to empty the created buckets, then destroy the stack (the originals bucket is versioned: without force_destroy = true, terraform destroy also needs its old versions deleted)."
+  value       = <<-EOT
+    %{for role, name in local.created_buckets~}
+    aws s3 rm s3://${name} --recursive
+    %{endfor~}
+    terraform destroy
+  EOT
+}

@@ -1,0 +1,108 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * npm run build:lambda, offline: the esbuild bundles of the three handlers build, name the
+ * packages they need beside them, load with the environment the Terraform module sets, and
+ * answer an SQS batch. (Installing sharp for linux-arm64 and zipping needs the npm registry;
+ * the script does that by hand, and README reports what it produced.)
+ */
+const repo = path.resolve(import.meta.dirname, '../..');
+const script = path.join(repo, 'scripts/build-lambda.mjs');
+// Inside the repository, so that the thumbnail bundle finds sharp in its node_modules.
+const out = path.join(repo, 'build', `test-bundles-${process.pid}`);
+
+const ENV = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+  ORIGINALS_BUCKET: 'thumbnailer-originals',
+  THUMBNAILS_BUCKET: 'thumbnailer-thumbnails',
+  ALT_TEXT_BUCKET: 'thumbnailer-alt-text',
+  ALT_TEXT_PROVIDER: 'bedrock',
+  ALT_TEXT_MODEL: 'amazon.nova-lite-v1:0',
+  ALT_TEXT_LANGUAGE: 'en',
+  ALERTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:thumbnailer-alerts',
+  POWERTOOLS_METRICS_NAMESPACE: 'Thumbnailer',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+  NODE_NO_WARNINGS: '1',
+};
+
+/** Imports a bundle in a fresh node and invokes its handler with an empty SQS batch. */
+function invoke(bundle: string, env: Record<string, string>) {
+  const code =
+    'const m = await import(process.argv[1]); console.log(JSON.stringify(await m.handler({ Records: [] }, {})));';
+  return spawnSync(process.execPath, ['--input-type=module', '-e', code, bundle], {
+    env: { PATH: process.env.PATH, ...env },
+    encoding: 'utf8',
+  });
+}
+
+let build: { arch: string; functions: Record<string, { packages: Record<string, string> }> };
+
+beforeAll(() => {
+  const result = spawnSync(process.execPath, [script, '--bundle-only', '--out', out], { encoding: 'utf8' });
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+  build = JSON.parse(readFileSync(path.join(out, 'build.json'), 'utf8'));
+});
+
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('npm run build:lambda -- --bundle-only', () => {
+  it('records the architecture (arm64 by default) and the packages each bundle leaves out', () => {
+    expect(build.arch).toBe('arm64');
+    expect(Object.keys(build.functions)).toEqual(['thumbnail', 'alt-text', 'failover']);
+    // sharp (native), the HEIC decoder (in a worker, found by require.resolve) and the BMP decoder.
+    expect(Object.keys(build.functions.thumbnail?.packages ?? {})).toEqual([
+      'bmp-ts',
+      'heic-decode',
+      'sharp',
+    ]);
+    expect(build.functions.failover?.packages).toEqual({});
+  });
+
+  it.each(['thumbnail', 'alt-text', 'failover'])(
+    '%s: loads with the module environment and answers a batch',
+    (fn) => {
+      const result = invoke(path.join(out, fn, 'index.mjs'), {
+        ...ENV,
+        POWERTOOLS_SERVICE_NAME: `thumbnailer-${fn}`,
+      });
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout)).toEqual({ batchItemFailures: [] });
+    },
+  );
+
+  it('the packages without runtime packages load with no node_modules anywhere above them', () => {
+    const alone = mkdtempSync(path.join(os.tmpdir(), 'thumbnailer-bundle-'));
+    try {
+      for (const fn of Object.keys(build.functions)) {
+        if (Object.keys(build.functions[fn]?.packages ?? {}).length > 0) continue;
+        const bundle = path.join(alone, `${fn}.mjs`);
+        copyFileSync(path.join(out, fn, 'index.mjs'), bundle);
+        expect(JSON.parse(invoke(bundle, ENV).stdout)).toEqual({ batchItemFailures: [] });
+      }
+    } finally {
+      rmSync(alone, { recursive: true, force: true });
+    }
+  });
+
+  it('a handler started without the environment it needs says which variable is missing', () => {
+    const { THUMBNAILS_BUCKET: _, ...withoutThumbnails } = ENV;
+    const result = invoke(path.join(out, 'failover', 'index.mjs'), withoutThumbnails);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('the THUMBNAILS_BUCKET environment variable is required');
+  });
+
+  it('refuses an architecture Lambda does not have', () => {
+    const result = spawnSync(process.execPath, [script, '--arch', 'ppc64', '--bundle-only', '--out', out], {
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('--arch must be arm64 or x64');
+  });
+});

@@ -1,0 +1,709 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${...}" here is Terraform interpolation, as hcl2json writes it.
+import {
+  type Block,
+  blocks,
+  evaluate,
+  HclEvalError,
+  instances,
+  interpolations,
+  mentions,
+  ResourceRef,
+  type Scope,
+  strings,
+  type TfModule,
+} from './hcl.js';
+
+/**
+ * The invariants the Terraform module promises (issue #5: secure by default, reliable by
+ * construction), each a function of the parsed module returning its violations, one readable
+ * line each: [] means the invariant holds. test/terraform/module.test.ts runs each on the real
+ * module (expecting none) and on a broken copy (expecting the specific violation).
+ */
+export type Invariant = (module: TfModule) => string[];
+
+type Named = { address: string; name: string; block: Block };
+
+function resources(module: TfModule, type: string): Named[] {
+  return Object.entries(module.resource[type] ?? {}).map(([name, block]) => ({
+    address: `${type}.${name}`,
+    name,
+    block,
+  }));
+}
+
+function dataSources(module: TfModule, type: string): Named[] {
+  return Object.entries(module.data[type] ?? {}).map(([name, block]) => ({
+    address: `data.${type}.${name}`,
+    name,
+    block,
+  }));
+}
+
+/** Runs a check, turning "cannot evaluate" into a violation (the checks fail closed). */
+function safely(address: string, check: () => string[]): string[] {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof HclEvalError) return [`${address}: cannot check (${error.message})`];
+    throw error;
+  }
+}
+
+/**
+ * The companion resources of bucket `bucket` (e.g. its public access block): those applied to
+ * every instance of it (`for_each = aws_s3_bucket.this`, or `bucket = aws_s3_bucket.this.id`
+ * for a single bucket).
+ */
+function coveringBucket(module: TfModule, type: string, bucket: Named): Named[] {
+  const address = `aws_s3_bucket.${bucket.name}`;
+  return resources(module, type).filter(({ block }) =>
+    bucket.block.for_each === undefined && bucket.block.count === undefined
+      ? mentions(block.bucket, address)
+      : block.for_each === `\${${address}}` && mentions(block.bucket, 'each.value'),
+  );
+}
+
+/** Policy documents a value refers to, directly or through the locals it names. */
+function policyDocuments(module: TfModule, value: unknown, seen = new Set<string>()): Named[] {
+  const found = dataSources(module, 'aws_iam_policy_document').filter(({ address }) =>
+    mentions(value, address),
+  );
+  for (const name of Object.keys(module.locals)) {
+    if (!seen.has(name) && mentions(value, `local.${name}`)) {
+      seen.add(name);
+      found.push(...policyDocuments(module, module.locals[name], seen));
+    }
+  }
+  return found;
+}
+
+interface Statement {
+  effect: string;
+  actions: unknown;
+  resources: unknown;
+  principals: Block[];
+  conditions: Block[];
+  /** A dynamic statement's for_each: where `statement.value` comes from. */
+  forEach?: unknown;
+  raw: Block;
+}
+
+/** A policy document's statements: written ones and the content of `dynamic "statement"`. */
+function statementsOf(document: Block): Statement[] {
+  const written = blocks(document, 'statement').map((raw) => ({ raw, forEach: undefined as unknown }));
+  const dynamic = blocks(document.dynamic as Block | undefined, 'statement').flatMap((generator) =>
+    blocks(generator, 'content').map((raw) => ({ raw, forEach: generator.for_each })),
+  );
+  return [...written, ...dynamic].map(({ raw, forEach }) => ({
+    effect: typeof raw.effect === 'string' ? raw.effect : 'Allow',
+    actions: raw.actions,
+    resources: raw.resources,
+    principals: blocks(raw, 'principals'),
+    conditions: blocks(raw, 'condition'),
+    forEach,
+    raw,
+  }));
+}
+
+function label(statement: Statement, index: number): string {
+  return typeof statement.raw.sid === 'string' ? statement.raw.sid : `statement ${index + 1}`;
+}
+
+const isWildcardPrincipal = (principal: Block) => strings(principal.identifiers).includes('*');
+
+// -------------------------------------------------------------------------------------------
+// S3
+
+export const publicAccessBlocked: Invariant = (module) =>
+  resources(module, 'aws_s3_bucket').flatMap((bucket) => {
+    const guards = coveringBucket(module, 'aws_s3_bucket_public_access_block', bucket);
+    if (guards.length === 0) return [`${bucket.address}: no aws_s3_bucket_public_access_block covers it`];
+    return guards.flatMap(({ address, block }) =>
+      ['block_public_acls', 'block_public_policy', 'ignore_public_acls', 'restrict_public_buckets']
+        .filter((flag) => block[flag] !== true)
+        .map((flag) => `${address}: ${flag} is not true`),
+    );
+  });
+
+export const tlsOnlyBuckets: Invariant = (module) =>
+  resources(module, 'aws_s3_bucket').flatMap((bucket) => {
+    const policies = coveringBucket(module, 'aws_s3_bucket_policy', bucket);
+    if (policies.length === 0) return [`${bucket.address}: no aws_s3_bucket_policy covers it`];
+    const denies = policies.flatMap(({ block }) =>
+      policyDocuments(module, block.policy).flatMap(({ block: document }) =>
+        statementsOf(document).filter(
+          (statement) =>
+            statement.effect === 'Deny' &&
+            statement.principals.some(isWildcardPrincipal) &&
+            strings(statement.actions).includes('s3:*') &&
+            statement.conditions.some(
+              (condition) =>
+                condition.test === 'Bool' &&
+                condition.variable === 'aws:SecureTransport' &&
+                strings(condition.values).includes('false'),
+            ) &&
+            strings(statement.resources).some((resource) => /\.arn\}$/.test(resource)) &&
+            strings(statement.resources).some((resource) => /\.arn\}\/\*$/.test(resource)),
+        ),
+      ),
+    );
+    return denies.length > 0
+      ? []
+      : [`${bucket.address}: its policy does not deny s3:* to everyone without aws:SecureTransport`];
+  });
+
+/** The configurations the module must be encrypted in: its defaults, and with a KMS key. */
+const ENCRYPTION_CONFIGURATIONS: { name: string; vars: Record<string, unknown> }[] = [
+  { name: 'defaults', vars: {} },
+  { name: 'kms_key_arn set', vars: { kms_key_arn: 'arn:aws:kms:us-east-1:123456789012:key/k' } },
+  { name: 'create_kms_key', vars: { create_kms_key: true } },
+];
+
+const isSet = (value: unknown) => value !== null && value !== undefined && value !== '';
+
+export const encryption: Invariant = (module) => {
+  const violations: string[] = [];
+  for (const { name: configuration, vars } of ENCRYPTION_CONFIGURATIONS) {
+    const kms = configuration !== 'defaults';
+    for (const bucket of resources(module, 'aws_s3_bucket')) {
+      const configs = coveringBucket(module, 'aws_s3_bucket_server_side_encryption_configuration', bucket);
+      if (configs.length === 0) violations.push(`${bucket.address}: no server-side encryption configuration`);
+      for (const { address, block } of configs) {
+        violations.push(
+          ...safely(address, () => {
+            const byDefault = blocks(blocks(block, 'rule')[0], 'apply_server_side_encryption_by_default')[0];
+            const algorithm = evaluate(module, byDefault?.sse_algorithm, { vars });
+            const key = evaluate(module, byDefault?.kms_master_key_id, { vars });
+            if (kms && (algorithm !== 'aws:kms' || !isSet(key))) {
+              return [`${address} (${configuration}): not aws:kms with the key`];
+            }
+            if (!kms && algorithm !== 'AES256' && algorithm !== 'aws:kms') {
+              return [`${address} (${configuration}): no sse_algorithm`];
+            }
+            return [];
+          }),
+        );
+      }
+    }
+    for (const queue of resources(module, 'aws_sqs_queue')) {
+      violations.push(
+        ...safely(queue.address, () => {
+          const managed = evaluate(module, queue.block.sqs_managed_sse_enabled, { vars });
+          const key = evaluate(module, queue.block.kms_master_key_id, { vars });
+          if (managed !== true && !isSet(key)) return [`${queue.address} (${configuration}): not encrypted`];
+          if (kms && !isSet(key)) return [`${queue.address} (${configuration}): not encrypted with the key`];
+          return [];
+        }),
+      );
+    }
+    if (kms) {
+      for (const topic of resources(module, 'aws_sns_topic')) {
+        violations.push(
+          ...safely(topic.address, () =>
+            isSet(evaluate(module, topic.block.kms_master_key_id, { vars }))
+              ? []
+              : [`${topic.address} (${configuration}): not encrypted with the key`],
+          ),
+        );
+      }
+    }
+  }
+  return violations;
+};
+
+export const originalsVersioned: Invariant = (module) => {
+  const versioning = resources(module, 'aws_s3_bucket_versioning').filter(
+    ({ block }) =>
+      mentions(block.for_each, 'aws_s3_bucket.this') &&
+      /"originals"/.test(String(block.for_each)) &&
+      blocks(block, 'versioning_configuration')[0]?.status === 'Enabled',
+  );
+  return versioning.length > 0 ? [] : ['the originals bucket has no enabled aws_s3_bucket_versioning'];
+};
+
+// -------------------------------------------------------------------------------------------
+// SQS and events
+
+/** Queues that are some queue's dead-letter target. */
+function deadLetterTargets(module: TfModule): Set<string> {
+  const targets = new Set<string>();
+  for (const queue of resources(module, 'aws_sqs_queue')) {
+    for (const other of resources(module, 'aws_sqs_queue')) {
+      if (strings(queue.block.redrive_policy).some((text) => /deadLetterTargetArn/.test(text))) {
+        if (mentions(queue.block.redrive_policy, other.address)) targets.add(other.address);
+      }
+    }
+  }
+  return targets;
+}
+
+export const deadLetterQueues: Invariant = (module) => {
+  const targets = deadLetterTargets(module);
+  const violations: string[] = [];
+  for (const queue of resources(module, 'aws_sqs_queue')) {
+    if (targets.has(queue.address)) {
+      if (queue.block.message_retention_seconds === undefined) {
+        violations.push(`${queue.address}: a dead-letter queue without message_retention_seconds`);
+      }
+      const allow = resources(module, 'aws_sqs_queue_redrive_allow_policy').some(
+        ({ block }) =>
+          mentions(block.queue_url, queue.address) && /byQueue/.test(String(block.redrive_allow_policy)),
+      );
+      if (!allow) violations.push(`${queue.address}: no redrive allow policy limiting its source queues`);
+      continue;
+    }
+    const policy = strings(queue.block.redrive_policy).join('');
+    if (!/deadLetterTargetArn\s*=\s*aws_sqs_queue\.\w+/.test(policy)) {
+      violations.push(`${queue.address}: no redrive_policy to a dead-letter queue`);
+    } else if (!/maxReceiveCount\s*=\s*var\.max_receive_count\b/.test(policy)) {
+      violations.push(`${queue.address}: maxReceiveCount is not var.max_receive_count`);
+    }
+  }
+  return violations;
+};
+
+const CANDIDATES = [1, 2, 3, 5, 6, 10, 30, 60, 300, 900];
+
+/** Values a numeric variable may take: its default and the candidates its validations accept. */
+function allowedValues(module: TfModule, name: string): unknown[] {
+  const variable = module.variable[name];
+  if (!variable) throw new HclEvalError(`undeclared var.${name}`);
+  const accepted = CANDIDATES.filter((candidate) =>
+    blocks(variable, 'validation').every((validation) => {
+      try {
+        return evaluate(module, validation.condition, { vars: { [name]: candidate } }) === true;
+      } catch {
+        return true; // a condition this evaluator cannot read rejects nothing: checks fail closed
+      }
+    }),
+  );
+  return [variable.default, ...accepted];
+}
+
+/** The variables a value reads, directly or through the locals it reads. */
+function variablesRead(module: TfModule, values: unknown[], seen = new Set<string>()): Set<string> {
+  const names = new Set<string>();
+  for (const text of values.flatMap(strings)) {
+    for (const match of text.matchAll(/\bvar\.(\w+)/g)) names.add(match[1] as string);
+    for (const match of text.matchAll(/\blocal\.(\w+)/g)) {
+      const local = match[1] as string;
+      if (seen.has(local) || !(local in module.locals)) continue;
+      seen.add(local);
+      for (const name of variablesRead(module, [module.locals[local]], seen)) names.add(name);
+    }
+  }
+  return names;
+}
+
+/** Every combination of the allowed values of the numeric variables some values read. */
+function variableCombinations(module: TfModule, values: unknown[]): Record<string, unknown>[] {
+  const numeric = [...variablesRead(module, values)].filter(
+    (name) => module.variable[name]?.type === '${number}',
+  );
+  if (numeric.length > 4) throw new HclEvalError(`too many variables to combine: ${numeric.join(', ')}`);
+  let combinations: Record<string, unknown>[] = [{}];
+  for (const name of numeric) {
+    combinations = combinations.flatMap((combination) =>
+      allowedValues(module, name).map((value) => ({ ...combination, [name]: value })),
+    );
+  }
+  return combinations;
+}
+
+function lookup(module: TfModule, ref: unknown): { block: Block; scope: Scope } {
+  if (!(ref instanceof ResourceRef) || ref.kind !== 'resource') {
+    throw new HclEvalError(`not a resource reference: ${String(ref)}`);
+  }
+  const block = module.resource[ref.type]?.[ref.name];
+  if (!block) throw new HclEvalError(`undeclared ${ref}`);
+  if (ref.key === undefined) return { block, scope: {} };
+  const instance = instances(module, block).find(({ key }) => key === ref.key);
+  if (!instance) throw new HclEvalError(`${ref} has no instance ${String(ref.key)}`);
+  return { block, scope: instance.scope };
+}
+
+/**
+ * For each SQS event source mapping: the queue's visibility timeout is at least 6x the timeout
+ * of the function it feeds, under the defaults and under every value the variables' validation
+ * accepts (checked over a grid of candidates).
+ */
+export const visibilityTimeout: Invariant = (module) =>
+  resources(module, 'aws_lambda_event_source_mapping').flatMap((mapping) =>
+    safely(mapping.address, () =>
+      instances(module, mapping.block).flatMap(({ key, scope }) => {
+        const where = `${mapping.address}${key === undefined ? '' : `["${key}"]`}`;
+        const queue = lookup(
+          module,
+          withoutAttribute(evaluate(module, mapping.block.event_source_arn, scope)),
+        );
+        const fn = lookup(module, withoutAttribute(evaluate(module, mapping.block.function_name, scope)));
+        const fnTimeout = rawEachAttribute(fn.block.timeout, fn.scope);
+        const combinations = variableCombinations(module, [
+          queue.block.visibility_timeout_seconds,
+          fnTimeout,
+        ]);
+        for (const vars of combinations) {
+          const visibility = evaluate(module, queue.block.visibility_timeout_seconds, {
+            ...queue.scope,
+            vars,
+          });
+          const timeout = evaluate(module, fn.block.timeout, { ...fn.scope, vars });
+          if (typeof visibility !== 'number' || typeof timeout !== 'number') {
+            return [`${where}: visibility timeout or function timeout is not a number`];
+          }
+          if (visibility < 6 * timeout) {
+            return [
+              `${where}: queue visibility timeout ${visibility} s < 6 x function timeout ${timeout} s (with ${JSON.stringify(vars)})`,
+            ];
+          }
+        }
+        return [];
+      }),
+    ),
+  );
+
+/** `${each.value.x}` as written in the for_each map (to see which variables it reads). */
+function rawEachAttribute(value: unknown, scope: Scope): unknown {
+  const match = typeof value === 'string' ? /^\$\{each\.value\.(\w+)\}$/.exec(value) : null;
+  const each = scope.each?.value;
+  if (!match || !each || typeof each !== 'object' || each instanceof ResourceRef) return value;
+  return (each as Record<string, unknown>)[match[1] as string];
+}
+
+function withoutAttribute(ref: unknown): unknown {
+  return ref instanceof ResourceRef ? new ResourceRef(ref.kind, ref.type, ref.name, ref.key) : ref;
+}
+
+export const reportBatchItemFailures: Invariant = (module) =>
+  resources(module, 'aws_lambda_event_source_mapping')
+    .filter(({ block }) => !strings(block.function_response_types).includes('ReportBatchItemFailures'))
+    .map(({ address }) => `${address}: function_response_types lacks ReportBatchItemFailures`);
+
+/** Topic and queue policies: each Allow to a service is scoped by aws:SourceArn (and account). */
+export const scopedResourcePolicies: Invariant = (module) => {
+  const policies = [
+    ...resources(module, 'aws_sns_topic_policy').map((policy) => ({ ...policy, topic: true })),
+    ...resources(module, 'aws_sqs_queue_policy').map((policy) => ({ ...policy, topic: false })),
+  ];
+  return policies.flatMap(({ address, block, topic }) => {
+    const documents = policyDocuments(module, block.policy);
+    if (documents.length === 0) return [`${address}: policy is not an aws_iam_policy_document`];
+    return documents.flatMap((document) =>
+      statementsOf(document.block).flatMap((statement, index) => {
+        if (statement.effect === 'Deny') return [];
+        const where = `${document.address} ${label(statement, index)}`;
+        const variables = statement.conditions.map((condition) => condition.variable);
+        const problems: string[] = [];
+        if (statement.principals.some(isWildcardPrincipal)) problems.push(`${where}: allows any principal`);
+        const sourceArn = statement.conditions.find(
+          (condition) =>
+            condition.variable === 'aws:SourceArn' &&
+            (condition.test === 'ArnEquals' || condition.test === 'ArnLike') &&
+            strings(condition.values).length > 0 &&
+            !strings(condition.values).some((value) => value.includes('*')),
+        );
+        if (!sourceArn) problems.push(`${where}: not scoped by aws:SourceArn`);
+        if (topic && !variables.includes('aws:SourceAccount')) {
+          problems.push(`${where}: not scoped by aws:SourceAccount`);
+        }
+        return problems;
+      }),
+    );
+  });
+};
+
+/** The originals bucket notifies the events topic, which fans out to every work queue. */
+export const eventsWired: Invariant = (module) => {
+  const violations: string[] = [];
+  const notifications = resources(module, 'aws_s3_bucket_notification');
+  const topicBlocks = notifications.flatMap(({ block }) => [
+    ...blocks(block, 'topic'),
+    ...blocks(block.dynamic as Block | undefined, 'topic').flatMap((generator) =>
+      blocks(generator, 'content'),
+    ),
+  ]);
+  const notified = topicBlocks.filter((topic) => strings(topic.events).includes('s3:ObjectCreated:*'));
+  if (notified.length === 0) violations.push('no bucket notification sends s3:ObjectCreated:* to a topic');
+  const topics = resources(module, 'aws_sns_topic').filter(({ address }) =>
+    notified.some((topic) => mentions(topic.topic_arn, address)),
+  );
+  for (const topic of topics) {
+    if (!resources(module, 'aws_sns_topic_policy').some(({ block }) => mentions(block.arn, topic.address))) {
+      violations.push(`${topic.address}: no topic policy`);
+    }
+  }
+  const targets = deadLetterTargets(module);
+  for (const queue of resources(module, 'aws_sqs_queue').filter(({ address }) => !targets.has(address))) {
+    const subscribed = resources(module, 'aws_sns_topic_subscription').some(
+      ({ block }) =>
+        block.protocol === 'sqs' &&
+        mentions(block.endpoint, queue.address) &&
+        topics.some((topic) => mentions(block.topic_arn, topic.address)),
+    );
+    if (!subscribed) violations.push(`${queue.address}: not subscribed to the events topic`);
+    if (
+      !resources(module, 'aws_sqs_queue_policy').some(({ block }) => mentions(block.queue_url, queue.address))
+    ) {
+      violations.push(`${queue.address}: no queue policy`);
+    }
+  }
+  return violations;
+};
+
+// -------------------------------------------------------------------------------------------
+// IAM
+
+/** The identity policies of the roles (not resource, key or trust policies). */
+function identityDocuments(module: TfModule): Named[] {
+  const attached = [...resources(module, 'aws_iam_role_policy'), ...resources(module, 'aws_iam_policy')];
+  return attached.flatMap(({ block }) => policyDocuments(module, block.policy));
+}
+
+/** A resource pattern with a wildcard anywhere but after a reference (`${x.arn}/*`) is too broad. */
+function broadResource(resource: string): boolean {
+  if (resource === '*') return true;
+  const literal = resource.startsWith('${') ? resource.replace(/^\$\{[^}]*\}/, '') : resource;
+  const firstWildcard = literal.indexOf('*');
+  if (firstWildcard === -1) return false;
+  // A literal ARN with a wildcard, or a wildcard right after the reference (`${bucket}*`).
+  return !resource.startsWith('${') || !/^[/:]/.test(literal);
+}
+
+export const leastPrivilegeIam: Invariant = (module) => {
+  const documents = identityDocuments(module);
+  if (documents.length === 0) return ['no role policy is an aws_iam_policy_document'];
+  const seen = new Set<string>();
+  return documents.flatMap(({ address, block }) => {
+    if (seen.has(address)) return [];
+    seen.add(address);
+    return statementsOf(block).flatMap((statement, index) => {
+      const where = `${address} ${label(statement, index)}`;
+      if (statement.effect === 'Deny') return [];
+      const problems: string[] = [];
+      if (statement.raw.not_actions !== undefined || statement.raw.not_resources !== undefined) {
+        problems.push(`${where}: NotAction/NotResource in an Allow`);
+      }
+      for (const action of strings(statement.actions)) {
+        if (action.includes('*')) problems.push(`${where}: wildcard action ${action}`);
+      }
+      const resourceStrings = strings(statement.resources);
+      if (resourceStrings.length === 0) problems.push(`${where}: no resources`);
+      for (const resource of resourceStrings) {
+        if (broadResource(resource)) problems.push(`${where}: wildcard resource ${resource}`);
+        // An expression (a dynamic statement's list): no "*" in it, in the for_each it iterates
+        // over, or in the locals either reads.
+        for (const expression of interpolations(resource)) {
+          const sources = [
+            expression,
+            ...(mentions(expression, 'statement.value') ? strings(statement.forEach) : []),
+          ];
+          const read = Object.keys(module.locals).filter((name) => mentions(sources, `local.${name}`));
+          const texts = [...sources, ...read.flatMap((name) => strings(module.locals[name]))];
+          if (texts.some((text) => /"\*"/.test(text))) problems.push(`${where}: resources may be "*"`);
+        }
+      }
+      const writes = strings(statement.actions).some((action) => /^s3:(Put|Delete)/.test(action));
+      if (writes && mentions(statement.resources, 'local.bucket_arns.originals')) {
+        problems.push(`${where}: writes to the originals bucket`);
+      }
+      return problems;
+    });
+  });
+};
+
+// -------------------------------------------------------------------------------------------
+// Lambda, logs, alarms
+
+export const logRetention: Invariant = (module) => {
+  const violations: string[] = [];
+  for (const group of resources(module, 'aws_cloudwatch_log_group')) {
+    violations.push(
+      ...safely(group.address, () => {
+        const days = evaluate(module, group.block.retention_in_days);
+        return typeof days === 'number' && days > 0 ? [] : [`${group.address}: no retention_in_days`];
+      }),
+    );
+  }
+  for (const fn of resources(module, 'aws_lambda_function')) {
+    const logging = blocks(fn.block, 'logging_config')[0];
+    const groups = resources(module, 'aws_cloudwatch_log_group').filter(({ address }) =>
+      mentions(logging?.log_group, address),
+    );
+    if (groups.length === 0) violations.push(`${fn.address}: does not log to a log group of the module`);
+  }
+  return violations;
+};
+
+export const functionSettings: Invariant = (module) =>
+  resources(module, 'aws_lambda_function').flatMap(({ address, block }) => {
+    const problems: string[] = [];
+    if (block.runtime !== 'nodejs22.x') problems.push(`${address}: runtime is not nodejs22.x`);
+    if (
+      !mentions(block.architectures, 'var.architecture') ||
+      module.variable.architecture?.default !== 'arm64'
+    ) {
+      problems.push(`${address}: architecture is not var.architecture (default arm64)`);
+    }
+    if (!mentions(block.reserved_concurrent_executions, 'each.value.reserved_concurrency')) {
+      problems.push(`${address}: reserved concurrency is not configurable`);
+    }
+    return problems;
+  });
+
+export const alarms: Invariant = (module) => {
+  const violations: string[] = [];
+  const alarmBlocks = resources(module, 'aws_cloudwatch_metric_alarm');
+  const alertsTopic = (block: Block) =>
+    resources(module, 'aws_sns_topic').some(({ address }) => mentions(block.alarm_actions, address));
+  for (const dlq of deadLetterTargets(module)) {
+    const watched = alarmBlocks.some(
+      ({ block }) =>
+        block.namespace === 'AWS/SQS' &&
+        block.metric_name === 'ApproximateNumberOfMessagesVisible' &&
+        (block.for_each === `\${${dlq}}` || mentions(block.dimensions, dlq)) &&
+        alertsTopic(block),
+    );
+    if (!watched) violations.push(`${dlq}: no alarm on its depth, wired to the alerts topic`);
+  }
+  for (const fn of resources(module, 'aws_lambda_function')) {
+    const watched = alarmBlocks.some(
+      ({ block }) =>
+        block.namespace === 'AWS/Lambda' &&
+        block.metric_name === 'Errors' &&
+        (block.for_each === `\${${fn.address}}` || mentions(block.dimensions, fn.address)) &&
+        alertsTopic(block),
+    );
+    if (!watched) violations.push(`${fn.address}: no alarm on its errors, wired to the alerts topic`);
+  }
+  return violations;
+};
+
+/** The environment each function's handler needs (the handlers' env contract). */
+export function environmentContract(module: TfModule, required: Record<string, readonly string[]>): string[] {
+  const functions = (module.locals.functions ?? {}) as Record<string, Block>;
+  return Object.entries(required).flatMap(([fn, names]) => {
+    const environment = functions[fn]?.environment;
+    if (environment === undefined) return [`local.functions.${fn}: no environment`];
+    const text = strings(environment).join('\n');
+    return names
+      .filter((name) => !new RegExp(`(^|[\\s{,])${name}\\s*=`).test(text))
+      .map((name) => `local.functions.${fn}: ${name} is not set`);
+  });
+}
+
+// -------------------------------------------------------------------------------------------
+// Variables and references
+
+export const variablesTypedAndDescribed: Invariant = (module) =>
+  Object.entries(module.variable).flatMap(([name, block]) => {
+    const problems: string[] = [];
+    if (typeof block.type !== 'string') problems.push(`var.${name}: no type`);
+    if (typeof block.description !== 'string' || block.description.trim() === '') {
+      problems.push(`var.${name}: no description`);
+    }
+    return problems;
+  });
+
+/** Every numeric variable of the module validates its range. */
+export const numbersValidated: Invariant = (module) =>
+  Object.entries(module.variable)
+    .filter(([, block]) => block.type === '${number}' && blocks(block, 'validation').length === 0)
+    .map(([name]) => `var.${name}: a number without a validation block`);
+
+const BUILTIN_ROOTS = new Set(['each', 'count', 'path', 'terraform', 'self']);
+
+/** Every var., local., data., module. and resource reference names something declared. */
+export const referencesExist: Invariant = (module) => {
+  const violations = new Set<string>();
+  const everything = [
+    module.resource,
+    module.data,
+    module.variable,
+    module.output,
+    module.module,
+    module.locals,
+  ];
+  const dynamicIterators = new Set<string>();
+  // Iterator names of dynamic blocks (`rule.value`) are not references.
+  const collectIterators = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(collectIterators);
+    else if (value && typeof value === 'object') {
+      for (const [key, inner] of Object.entries(value)) {
+        if (key === 'dynamic' && inner && typeof inner === 'object') {
+          for (const name of Object.keys(inner)) dynamicIterators.add(name);
+        }
+        collectIterators(inner);
+      }
+    }
+  };
+  everything.forEach(collectIterators);
+
+  for (const text of everything.flatMap(strings)) {
+    for (const expression of interpolations(text)) {
+      // Outside string literals only.
+      const code = expression.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+      for (const match of code.matchAll(
+        /(?<![\w.-])([a-z][\w]*)\.([A-Za-z_][\w-]*)(?:\.([A-Za-z_][\w-]*))?/g,
+      )) {
+        const [whole, root, first, second] = match as unknown as [string, string, string, string | undefined];
+        if (BUILTIN_ROOTS.has(root) || dynamicIterators.has(root)) continue;
+        if (root === 'var' && !module.variable[first]) violations.add(`${whole}: no such variable`);
+        else if (root === 'local' && !(first in module.locals)) violations.add(`${whole}: no such local`);
+        else if (root === 'module' && !module.module[first]) violations.add(`${whole}: no such module`);
+        else if (root === 'data' && !(second && module.data[first]?.[second])) {
+          violations.add(`${whole}: no such data source`);
+        } else if (/^aws_/.test(root) && !module.resource[root]?.[first]) {
+          violations.add(`${root}.${first}: no such resource`);
+        } else if (!['var', 'local', 'module', 'data'].includes(root) && !/^aws_/.test(root)) {
+          // A for-expression's variables (`for role, name in ...`) are locals of the expression.
+          if (!new RegExp(`\\bfor\\s+(\\w+\\s*,\\s*)?${root}\\b|\\bfor\\s+${root}\\s*,`).test(code)) {
+            violations.add(`${whole}: unknown reference root ${root}`);
+          }
+        }
+      }
+    }
+  }
+  return [...violations];
+};
+
+/** A root module's calls of a child module: inputs it declares, required inputs, outputs it has. */
+export function moduleInterface(root: TfModule, callName: string, child: TfModule): string[] {
+  const call = root.module[callName];
+  if (!call) return [`module.${callName}: not called`];
+  const violations: string[] = [];
+  const META = new Set(['source', 'version', 'providers', 'count', 'for_each', 'depends_on']);
+  for (const input of Object.keys(call)) {
+    if (!META.has(input) && !child.variable[input])
+      violations.push(`module.${callName}: unknown input ${input}`);
+  }
+  for (const [name, variable] of Object.entries(child.variable)) {
+    if (!('default' in variable) && !(name in call))
+      violations.push(`module.${callName}: required input ${name} missing`);
+  }
+  for (const text of [root.output, root.resource, root.locals].flatMap(strings)) {
+    for (const match of text.matchAll(new RegExp(`module\\.${callName}\\.([\\w-]+)`, 'g'))) {
+      if (!child.output[match[1] as string])
+        violations.push(`module.${callName}.${match[1]}: no such output`);
+    }
+  }
+  return violations;
+}
+
+export const INVARIANTS = {
+  publicAccessBlocked,
+  tlsOnlyBuckets,
+  encryption,
+  originalsVersioned,
+  deadLetterQueues,
+  visibilityTimeout,
+  reportBatchItemFailures,
+  scopedResourcePolicies,
+  eventsWired,
+  leastPrivilegeIam,
+  logRetention,
+  functionSettings,
+  alarms,
+  variablesTypedAndDescribed,
+  numbersValidated,
+  referencesExist,
+} satisfies Record<string, Invariant>;

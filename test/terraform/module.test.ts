@@ -1,0 +1,487 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${...}" here is Terraform interpolation, as hcl2json writes it.
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Block, parseModule, readTfFiles, type TfModule } from './hcl.js';
+import {
+  environmentContract,
+  INVARIANTS,
+  type Invariant,
+  moduleInterface,
+  numbersValidated,
+  referencesExist,
+  variablesTypedAndDescribed,
+} from './invariants.js';
+
+/**
+ * The Terraform module and its example, parsed with @cdktf/hcl2json (no AWS provider can be
+ * downloaded here, so no terraform validate or plan): every invariant holds on the real module,
+ * and each one reports a broken copy of it (mutated HCL text, re-parsed, or a mutated parse).
+ */
+const repo = path.resolve(import.meta.dirname, '../..');
+const moduleDir = path.join(repo, 'terraform/modules/thumbnailer');
+const exampleDir = path.join(repo, 'terraform/examples/complete');
+
+let files: Record<string, string>;
+let real: TfModule;
+let example: TfModule;
+
+beforeAll(async () => {
+  files = await readTfFiles(moduleDir);
+  real = await parseModule(files);
+  example = await parseModule(await readTfFiles(exampleDir));
+});
+
+/** The module with one file's text changed (the text must be there: a no-op breaks nothing). */
+async function withText(file: string, from: string | RegExp, to: string): Promise<TfModule> {
+  const text = files[file];
+  if (text === undefined) throw new Error(`no ${file}`);
+  const changed = text.replace(from, to);
+  expect(changed, `${String(from)} is not in ${file}`).not.toBe(text);
+  return parseModule({ ...files, [file]: changed });
+}
+
+/** A deep copy of the parsed module, changed by `mutate`. */
+function withParse(mutate: (module: TfModule) => void): TfModule {
+  const copy = structuredClone(real);
+  mutate(copy);
+  return copy;
+}
+
+const resource = (module: TfModule, type: string, name: string) => module.resource[type]?.[name] as Block;
+const data = (module: TfModule, type: string, name: string) => module.data[type]?.[name] as Block;
+const first = (block: Block, name: string) => (block[name] as Block[])[0] as Block;
+
+describe('the module holds every invariant', () => {
+  it.each(Object.entries(INVARIANTS))('%s', (_name, check: Invariant) => {
+    expect(check(real)).toEqual([]);
+  });
+
+  it('is made of the files of the terraform-aws-modules layout', () => {
+    for (const file of ['main.tf', 'variables.tf', 'outputs.tf', 'versions.tf'])
+      expect(files).toHaveProperty([file]);
+  });
+});
+
+describe('each invariant reports a broken copy', () => {
+  it('public access: a flag turned off, or no public access block at all', async () => {
+    const flagOff = await withText(
+      'main.tf',
+      'restrict_public_buckets = true',
+      'restrict_public_buckets = false',
+    );
+    expect(INVARIANTS.publicAccessBlocked(flagOff)).toEqual([
+      'aws_s3_bucket_public_access_block.this: restrict_public_buckets is not true',
+    ]);
+    const none = withParse((module) => {
+      delete module.resource.aws_s3_bucket_public_access_block;
+    });
+    expect(INVARIANTS.publicAccessBlocked(none)).toEqual([
+      'aws_s3_bucket.this: no aws_s3_bucket_public_access_block covers it',
+    ]);
+  });
+
+  it('TLS only: the deny conditioned on the wrong value, or no bucket policy', async () => {
+    const message =
+      'aws_s3_bucket.this: its policy does not deny s3:* to everyone without aws:SecureTransport';
+    const wrongValue = withParse((module) => {
+      const deny = first(data(module, 'aws_iam_policy_document', 'bucket'), 'statement');
+      first(deny, 'condition').values = ['true'];
+    });
+    expect(INVARIANTS.tlsOnlyBuckets(wrongValue)).toEqual([message]);
+    const objectsOnly = withParse((module) => {
+      const deny = first(data(module, 'aws_iam_policy_document', 'bucket'), 'statement');
+      deny.resources = ['${each.value.arn}'];
+    });
+    expect(INVARIANTS.tlsOnlyBuckets(objectsOnly)).toEqual([message]);
+    const none = withParse((module) => {
+      delete module.resource.aws_s3_bucket_policy;
+    });
+    expect(INVARIANTS.tlsOnlyBuckets(none)).toEqual([
+      'aws_s3_bucket.this: no aws_s3_bucket_policy covers it',
+    ]);
+  });
+
+  it('encryption: queues without SSE, buckets ignoring the key, topics ignoring the key', async () => {
+    const noSse = await withText(
+      'events.tf',
+      /local\.use_kms \? null : true/g,
+      'local.use_kms ? null : false',
+    );
+    expect(INVARIANTS.encryption(noSse)).toEqual([
+      'aws_sqs_queue.dlq (defaults): not encrypted',
+      'aws_sqs_queue.work (defaults): not encrypted',
+    ]);
+    const bucketsIgnoreKey = await withText(
+      'main.tf',
+      'sse_algorithm     = local.use_kms ? "aws:kms" : "AES256"',
+      'sse_algorithm     = "AES256"',
+    );
+    expect(INVARIANTS.encryption(bucketsIgnoreKey)).toEqual([
+      'aws_s3_bucket_server_side_encryption_configuration.this (kms_key_arn set): not aws:kms with the key',
+      'aws_s3_bucket_server_side_encryption_configuration.this (create_kms_key): not aws:kms with the key',
+    ]);
+    const topicIgnoresKey = withParse((module) => {
+      delete resource(module, 'aws_sns_topic', 'alerts').kms_master_key_id;
+    });
+    expect(INVARIANTS.encryption(topicIgnoresKey)).toEqual([
+      'aws_sns_topic.alerts (kms_key_arn set): not encrypted with the key',
+      'aws_sns_topic.alerts (create_kms_key): not encrypted with the key',
+    ]);
+    const noConfiguration = withParse((module) => {
+      delete module.resource.aws_s3_bucket_server_side_encryption_configuration;
+    });
+    expect(INVARIANTS.encryption(noConfiguration)).toContain(
+      'aws_s3_bucket.this: no server-side encryption configuration',
+    );
+  });
+
+  it('versioning: originals no longer versioned', async () => {
+    const suspended = await withText('main.tf', 'status = "Enabled"', 'status = "Suspended"');
+    expect(INVARIANTS.originalsVersioned(suspended)).toEqual([
+      'the originals bucket has no enabled aws_s3_bucket_versioning',
+    ]);
+  });
+
+  it('dead-letter queues: no redrive policy, another maxReceiveCount, no redrive allow policy', async () => {
+    const noRedrive = withParse((module) => {
+      delete resource(module, 'aws_sqs_queue', 'work').redrive_policy;
+    });
+    expect(INVARIANTS.deadLetterQueues(noRedrive)).toEqual([
+      'aws_sqs_queue.dlq: no redrive_policy to a dead-letter queue',
+      'aws_sqs_queue.work: no redrive_policy to a dead-letter queue',
+    ]);
+    const fixedCount = await withText(
+      'events.tf',
+      'maxReceiveCount     = var.max_receive_count',
+      'maxReceiveCount = 50',
+    );
+    expect(INVARIANTS.deadLetterQueues(fixedCount)).toEqual([
+      'aws_sqs_queue.work: maxReceiveCount is not var.max_receive_count',
+    ]);
+    const noAllow = withParse((module) => {
+      delete module.resource.aws_sqs_queue_redrive_allow_policy;
+    });
+    expect(INVARIANTS.deadLetterQueues(noAllow)).toEqual([
+      'aws_sqs_queue.dlq: no redrive allow policy limiting its source queues',
+    ]);
+  });
+
+  it('visibility timeout: a smaller multiplier, or a validation that lets one through', async () => {
+    const twice = await withText(
+      'events.tf',
+      'visibility_timeout_seconds        = var.function_timeout_seconds * var.visibility_timeout_multiplier',
+      'visibility_timeout_seconds        = var.function_timeout_seconds * 2',
+    );
+    expect(INVARIANTS.visibilityTimeout(twice)).toEqual([
+      expect.stringMatching(
+        /^aws_lambda_event_source_mapping\.worker\["alt_text"\]: queue visibility timeout 120 s < 6 x function timeout 60 s/,
+      ),
+      expect.stringMatching(/^aws_lambda_event_source_mapping\.worker\["thumbnail"\]: /),
+    ]);
+
+    // The defaults hold, but the validation would accept a multiplier of 1.
+    const weakValidation = await withText(
+      'variables.tf',
+      'condition     = var.visibility_timeout_multiplier >= 6',
+      'condition     = var.visibility_timeout_multiplier >= 1',
+    );
+    // The failover on both dead-letter queues, and both workers.
+    expect(INVARIANTS.visibilityTimeout(weakValidation)).toEqual(
+      ['failover["alt_text"]', 'failover["thumbnail"]', 'worker["alt_text"]', 'worker["thumbnail"]'].map(
+        (mapping) =>
+          expect.stringContaining(`aws_lambda_event_source_mapping.${mapping}: queue visibility timeout`),
+      ),
+    );
+    expect(INVARIANTS.visibilityTimeout(weakValidation)[0]).toContain('"visibility_timeout_multiplier":1}');
+
+    // The failover's timeout grows past what its dead-letter queues were sized for.
+    const failoverSlower = await withText(
+      'events.tf',
+      'visibility_timeout_seconds        = var.failover_timeout_seconds * var.visibility_timeout_multiplier',
+      'visibility_timeout_seconds        = 180',
+    );
+    expect(INVARIANTS.visibilityTimeout(failoverSlower)).toEqual([
+      expect.stringMatching(/^aws_lambda_event_source_mapping\.failover\["alt_text"\]: /),
+      expect.stringMatching(
+        /^aws_lambda_event_source_mapping\.failover\["thumbnail"\]: queue visibility timeout 180 s < 6 x function timeout 60 s/,
+      ),
+    ]);
+  });
+
+  it('partial batch responses: a mapping without ReportBatchItemFailures', () => {
+    const broken = withParse((module) => {
+      delete resource(module, 'aws_lambda_event_source_mapping', 'failover').function_response_types;
+    });
+    expect(INVARIANTS.reportBatchItemFailures(broken)).toEqual([
+      'aws_lambda_event_source_mapping.failover: function_response_types lacks ReportBatchItemFailures',
+    ]);
+  });
+
+  it('resource policies: no aws:SourceArn, no aws:SourceAccount, any principal', () => {
+    const noSourceArn = withParse((module) => {
+      const allow = first(data(module, 'aws_iam_policy_document', 'queue'), 'statement');
+      allow.condition = [];
+    });
+    expect(INVARIANTS.scopedResourcePolicies(noSourceArn)).toEqual([
+      'data.aws_iam_policy_document.queue EventsTopicSends: not scoped by aws:SourceArn',
+    ]);
+    const noAccount = withParse((module) => {
+      const allow = first(data(module, 'aws_iam_policy_document', 'events_topic'), 'statement');
+      allow.condition = (allow.condition as Block[]).filter((c) => c.variable !== 'aws:SourceAccount');
+    });
+    expect(INVARIANTS.scopedResourcePolicies(noAccount)).toEqual([
+      'data.aws_iam_policy_document.events_topic OriginalsBucketPublishes: not scoped by aws:SourceAccount',
+    ]);
+    const anyone = withParse((module) => {
+      const allow = first(data(module, 'aws_iam_policy_document', 'events_topic'), 'statement');
+      allow.principals = [{ type: 'AWS', identifiers: ['*'] }];
+    });
+    expect(INVARIANTS.scopedResourcePolicies(anyone)).toEqual([
+      'data.aws_iam_policy_document.events_topic OriginalsBucketPublishes: allows any principal',
+    ]);
+  });
+
+  it('events: the wrong event type, a queue left unsubscribed', async () => {
+    const removed = await withText('events.tf', '"s3:ObjectCreated:*"', '"s3:ObjectRemoved:*"');
+    expect(INVARIANTS.eventsWired(removed)).toContain(
+      'no bucket notification sends s3:ObjectCreated:* to a topic',
+    );
+    const unsubscribed = withParse((module) => {
+      delete module.resource.aws_sns_topic_subscription;
+    });
+    expect(INVARIANTS.eventsWired(unsubscribed)).toEqual([
+      'aws_sqs_queue.work: not subscribed to the events topic',
+    ]);
+  });
+
+  it('IAM: s3:*, a "*" resource, a wildcard ARN, writing originals', async () => {
+    const s3Star = await withText(
+      'iam.tf',
+      'actions   = ["s3:GetObject", "s3:GetObjectVersion"]',
+      'actions   = ["s3:*"]',
+    );
+    expect(INVARIANTS.leastPrivilegeIam(s3Star)).toEqual([
+      'data.aws_iam_policy_document.thumbnail ReadOriginals: wildcard action s3:*',
+    ]);
+    const anyModel = await withText('iam.tf', 'resources = statement.value\n', 'resources = ["*"]\n');
+    expect(INVARIANTS.leastPrivilegeIam(anyModel)).toEqual([
+      'data.aws_iam_policy_document.alt_text InvokeTheModel: wildcard resource *',
+    ]);
+    const anyModelThroughLocal = await withText(
+      'iam.tf',
+      /\["arn:\$\{local\.partition\}:bedrock:[^\]]*\]/,
+      '["*"]',
+    );
+    expect(INVARIANTS.leastPrivilegeIam(anyModelThroughLocal)).toEqual([
+      'data.aws_iam_policy_document.alt_text InvokeTheModel: resources may be "*"',
+    ]);
+    const anyBucket = await withText(
+      'iam.tf',
+      'resources = ["${local.bucket_arns.thumbnails}/failures/dead-letters/*"]',
+      'resources = ["arn:aws:s3:::*"]',
+    );
+    expect(INVARIANTS.leastPrivilegeIam(anyBucket)).toEqual([
+      'data.aws_iam_policy_document.failover WriteFailureRecords: wildcard resource arn:aws:s3:::*',
+    ]);
+    const prefixOfBuckets = await withText(
+      'iam.tf',
+      'resources = ["${local.bucket_arns.thumbnails}/failures/dead-letters/*"]',
+      'resources = ["${local.bucket_arns.thumbnails}*"]',
+    );
+    expect(INVARIANTS.leastPrivilegeIam(prefixOfBuckets)).toEqual([
+      'data.aws_iam_policy_document.failover WriteFailureRecords: wildcard resource ${local.bucket_arns.thumbnails}*',
+    ]);
+    const writesOriginals = await withText(
+      'iam.tf',
+      'resources = ["${local.bucket_arns.alt_text}/*"]',
+      'resources = ["${local.bucket_arns.alt_text}/*", "${local.bucket_arns.originals}/*"]',
+    );
+    expect(INVARIANTS.leastPrivilegeIam(writesOriginals)).toEqual([
+      'data.aws_iam_policy_document.alt_text ReadWriteAltText: writes to the originals bucket',
+    ]);
+  });
+
+  it('logs: no retention, a function logging elsewhere', () => {
+    const noRetention = withParse((module) => {
+      delete resource(module, 'aws_cloudwatch_log_group', 'this').retention_in_days;
+    });
+    expect(INVARIANTS.logRetention(noRetention)).toEqual([
+      'aws_cloudwatch_log_group.this: no retention_in_days',
+    ]);
+    const elsewhere = withParse((module) => {
+      delete resource(module, 'aws_lambda_function', 'this').logging_config;
+    });
+    expect(INVARIANTS.logRetention(elsewhere)).toEqual([
+      'aws_lambda_function.this: does not log to a log group of the module',
+    ]);
+  });
+
+  it('functions: another runtime, another default architecture', async () => {
+    const node20 = await withText('lambda.tf', '"nodejs22.x"', '"nodejs20.x"');
+    expect(INVARIANTS.functionSettings(node20)).toEqual([
+      'aws_lambda_function.this: runtime is not nodejs22.x',
+    ]);
+    const x86 = await withText('variables.tf', 'default     = "arm64"', 'default     = "x86_64"');
+    expect(INVARIANTS.functionSettings(x86)).toEqual([
+      'aws_lambda_function.this: architecture is not var.architecture (default arm64)',
+    ]);
+  });
+
+  it('alarms: no DLQ depth alarm, an errors alarm that alerts nobody', () => {
+    const noDepth = withParse((module) => {
+      delete resource(module, 'aws_cloudwatch_metric_alarm', 'dlq_depth').for_each;
+    });
+    expect(INVARIANTS.alarms(noDepth)).toEqual([
+      'aws_sqs_queue.dlq: no alarm on its depth, wired to the alerts topic',
+    ]);
+    const silent = withParse((module) => {
+      resource(module, 'aws_cloudwatch_metric_alarm', 'function_errors').alarm_actions = [];
+    });
+    expect(INVARIANTS.alarms(silent)).toEqual([
+      'aws_lambda_function.this: no alarm on its errors, wired to the alerts topic',
+    ]);
+  });
+
+  it('variables: one untyped, one undescribed, a number unvalidated', () => {
+    const broken = withParse((module) => {
+      delete (module.variable.prefix as Block).type;
+      (module.variable.batch_size as Block).description = ' ';
+      delete (module.variable.max_receive_count as Block).validation;
+    });
+    expect(INVARIANTS.variablesTypedAndDescribed(broken)).toEqual([
+      'var.batch_size: no description',
+      'var.prefix: no type',
+    ]);
+    expect(INVARIANTS.numbersValidated(broken)).toEqual([
+      'var.max_receive_count: a number without a validation block',
+    ]);
+  });
+
+  it('references: a resource, variable, local and data source that do not exist', async () => {
+    const typo = await withText(
+      'lambda.tf',
+      'ALERTS_TOPIC_ARN  = aws_sns_topic.alerts.arn',
+      'ALERTS_TOPIC_ARN  = aws_sns_topic.alert.arn',
+    );
+    expect(INVARIANTS.referencesExist(typo)).toEqual(['aws_sns_topic.alert: no such resource']);
+    const more = await withText(
+      'iam.tf',
+      'resources = [aws_sqs_queue.work["thumbnail"].arn]',
+      'resources = [var.queue_arn, local.queue_arn, data.aws_sqs_queue.thumbnail.arn]',
+    );
+    expect(INVARIANTS.referencesExist(more)).toEqual([
+      'var.queue_arn: no such variable',
+      'local.queue_arn: no such local',
+      'data.aws_sqs_queue.thumbnail: no such data source',
+    ]);
+  });
+});
+
+describe('the handlers get the environment they read', () => {
+  /** The variables each handler requires (requiredEnv), plus the contract of issue #5. */
+  const contract: Record<string, string[]> = {
+    thumbnail: ['ORIGINALS_BUCKET', 'THUMBNAILS_BUCKET', 'ALT_TEXT_BUCKET', 'POWERTOOLS_SERVICE_NAME'],
+    alt_text: [
+      'ORIGINALS_BUCKET',
+      'ALT_TEXT_BUCKET',
+      'THUMBNAILS_BUCKET',
+      'ALT_TEXT_PROVIDER',
+      'ALT_TEXT_MODEL',
+      'ALT_TEXT_LANGUAGE',
+      'POWERTOOLS_SERVICE_NAME',
+    ],
+    failover: ['THUMBNAILS_BUCKET', 'ALERTS_TOPIC_ARN', 'POWERTOOLS_SERVICE_NAME'],
+  };
+  const handlerFiles = { thumbnail: 'thumbnail.ts', alt_text: 'alt-text.ts', failover: 'failover.ts' };
+  for (const [fn, file] of Object.entries(handlerFiles)) {
+    const source = readFileSync(path.join(repo, 'src/lambda', file), 'utf8');
+    for (const match of source.matchAll(/requiredEnv\('([A-Z0-9_]+)'\)/g))
+      contract[fn]?.push(match[1] as string);
+  }
+
+  it('every variable of the contract and every requiredEnv() of the handlers is set', () => {
+    expect(environmentContract(real, contract)).toEqual([]);
+    // Powertools' namespace and log level reach every function through common_environment.
+    expect(Object.keys(real.locals.common_environment as object).sort()).toEqual([
+      'POWERTOOLS_LOG_LEVEL',
+      'POWERTOOLS_METRICS_NAMESPACE',
+    ]);
+  });
+
+  it('reports a variable the module forgets', async () => {
+    const forgot = await withText('lambda.tf', /\n\s*ALT_TEXT_BUCKET = local\.bucket_names\.alt_text/, '');
+    expect(environmentContract(forgot, contract)).toEqual([
+      'local.functions.thumbnail: ALT_TEXT_BUCKET is not set',
+    ]);
+  });
+});
+
+describe('the example uses the module as a user would', () => {
+  it('calls ../../modules/thumbnailer with inputs it declares and outputs it has', () => {
+    expect((example.module.thumbnailer as Block).source).toBe('../../modules/thumbnailer');
+    expect(moduleInterface(example, 'thumbnailer', real)).toEqual([]);
+  });
+
+  it('finds the packages where npm run build:lambda writes them', () => {
+    const packageDir = (example.variable.lambda_package_dir as Block).default as string;
+    expect(path.resolve(exampleDir, packageDir)).toBe(path.join(repo, 'dist/lambda-packages'));
+    expect(readFileSync(path.join(repo, 'scripts/build-lambda.mjs'), 'utf8')).toContain(
+      "options.out ?? 'dist/lambda-packages'",
+    );
+  });
+
+  it('has typed, described variables and only declared references', () => {
+    expect(variablesTypedAndDescribed(example)).toEqual([]);
+    expect(numbersValidated(example)).toEqual([]);
+    expect(referencesExist(example)).toEqual([]);
+  });
+
+  it('reports an unknown input, a missing required input and an unknown output', () => {
+    const broken = structuredClone(example);
+    const call = broken.module.thumbnailer as Block;
+    call.log_retention = 7;
+    delete call.lambda_package_dir;
+    (broken.output.try_it as Block).value = '${module.thumbnailer.try}';
+    expect(moduleInterface(broken, 'thumbnailer', real)).toEqual([
+      'module.thumbnailer: unknown input log_retention',
+      'module.thumbnailer: required input lambda_package_dir missing',
+      'module.thumbnailer.try: no such output',
+    ]);
+  });
+});
+
+const terraform = spawnSync('terraform', ['version'], { encoding: 'utf8' }).status === 0;
+
+describe.skipIf(!terraform)('terraform fmt', () => {
+  const fmtCheck = (dir: string) =>
+    spawnSync('terraform', ['fmt', '-check', '-recursive', dir], {
+      encoding: 'utf8',
+      env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null' },
+    });
+
+  it('finds every .tf file formatted', () => {
+    const result = fmtCheck(path.join(repo, 'terraform'));
+    expect(result.stdout).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('reports a misaligned copy', () => {
+    const copy = mkdtempSync(path.join(os.tmpdir(), 'thumbnailer-fmt-'));
+    try {
+      cpSync(moduleDir, copy, { recursive: true });
+      const file = path.join(copy, 'versions.tf');
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8').replace('source = "hashicorp/aws"', 'source      = "hashicorp/aws"'),
+      );
+      const result = fmtCheck(copy);
+      expect(result.status).not.toBe(0);
+      expect(result.stdout).toContain('versions.tf');
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+});

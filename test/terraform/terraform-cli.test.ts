@@ -1,0 +1,84 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * terraform validate, and terraform test with a mocked AWS provider (plans and applies the
+ * module with no account and no network: terraform/modules/thumbnailer/tests/module.tftest.hcl),
+ * where a terraform binary and a local mirror of the AWS provider exist: TF_PLUGIN_DIR, or
+ * /opt/tf-plugins. The provider is never downloaded. Runs on a copy of terraform/, so that no
+ * .terraform directory appears in the repository.
+ */
+const repo = path.resolve(import.meta.dirname, '../..');
+const pluginDir = process.env.TF_PLUGIN_DIR ?? '/opt/tf-plugins';
+const available =
+  spawnSync('terraform', ['version'], { encoding: 'utf8' }).status === 0 &&
+  existsSync(path.join(pluginDir, 'registry.terraform.io/hashicorp/aws'));
+
+let copy: string;
+
+function terraform(dir: string, ...args: string[]) {
+  return spawnSync('terraform', [`-chdir=${dir}`, ...args, '-no-color'], {
+    encoding: 'utf8',
+    env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null', TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' },
+  });
+}
+
+function init(dir: string): void {
+  const result = terraform(dir, 'init', '-backend=false', `-plugin-dir=${pluginDir}`, '-input=false');
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+}
+
+describe.skipIf(!available)('terraform CLI with a local AWS provider', () => {
+  const moduleDir = () => path.join(copy, 'modules/thumbnailer');
+  const exampleDir = () => path.join(copy, 'examples/complete');
+
+  beforeAll(() => {
+    copy = mkdtempSync(path.join(os.tmpdir(), 'thumbnailer-terraform-'));
+    cpSync(path.join(repo, 'terraform'), copy, {
+      recursive: true,
+      filter: (source) => !path.basename(source).startsWith('.terraform'),
+    });
+    init(moduleDir());
+    init(exampleDir());
+  });
+
+  afterAll(() => rmSync(copy, { recursive: true, force: true }));
+
+  it('terraform validate: the module and the example', () => {
+    for (const dir of [moduleDir(), exampleDir()]) {
+      const result = terraform(dir, 'validate');
+      expect(result.stdout).toContain('Success! The configuration is valid.');
+      expect(result.status).toBe(0);
+    }
+  });
+
+  it('terraform test: defaults, KMS and filters, existing buckets, rejected settings', () => {
+    const result = terraform(moduleDir(), 'test');
+    expect(result.stdout).toContain('Success! 5 passed, 0 failed.');
+    expect(result.status).toBe(0);
+  });
+
+  it('terraform test fails when the validation that guards the visibility timeout is weakened', () => {
+    const variables = path.join(moduleDir(), 'variables.tf');
+    const original = readFileSync(variables, 'utf8');
+    const weakened = original.replace(
+      'condition     = var.visibility_timeout_multiplier >= 6',
+      'condition     = var.visibility_timeout_multiplier >= 1',
+    );
+    expect(weakened).not.toBe(original);
+    writeFileSync(variables, weakened);
+    try {
+      const result = terraform(moduleDir(), 'test');
+      expect(result.status).not.toBe(0);
+      expect(`${result.stdout}${result.stderr}`).toMatch(
+        /run "rejects_a_short_visibility_timeout"\.\.\. fail/,
+      );
+    } finally {
+      writeFileSync(variables, original);
+    }
+  });
+});
