@@ -69,7 +69,7 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
   const queueUrls: Record<string, string> = {};
   for (const pair of Object.values(resources.queues)) {
     const dlq = server.createQueue(pair.deadLetterQueue, {
-      attributes: { MessageRetentionPeriod: '1209600' },
+      attributes: { MessageRetentionPeriod: String(resources.dlqRetentionSeconds) },
     });
     queueUrls[pair.deadLetterQueue] = dlq.queueUrl;
     queueUrls[pair.name] = server.createQueue(pair.name, {

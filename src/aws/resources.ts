@@ -12,6 +12,8 @@ export interface AwsResources {
   visibilityTimeoutSeconds: number;
   maxReceiveCount: number;
   batchSize: number;
+  /** How long a dead letter waits in its DLQ (SQS's maximum, 14 days). */
+  dlqRetentionSeconds: number;
 }
 
 export interface QueuePair {
@@ -37,5 +39,6 @@ export function awsResources(prefix: string = resources.prefix): AwsResources {
     visibilityTimeoutSeconds: resources.functionTimeoutSeconds * resources.visibilityTimeoutMultiplier,
     maxReceiveCount: resources.maxReceiveCount,
     batchSize: resources.batchSize,
+    dlqRetentionSeconds: resources.dlqRetentionSeconds,
   };
 }

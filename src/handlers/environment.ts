@@ -29,13 +29,23 @@ import type { ThumbnailHandlerDeps } from './thumbnail.js';
  */
 type Env = NodeJS.ProcessEnv;
 
+/**
+ * What each function cannot start without; the Terraform module's tests check it sets them.
+ * (failover: FAILURES_BUCKET may stand in for THUMBNAILS_BUCKET.)
+ */
+export const REQUIRED_ENVIRONMENT = {
+  thumbnail: ['ORIGINALS_BUCKET', 'THUMBNAILS_BUCKET'],
+  altText: ['ORIGINALS_BUCKET', 'ALT_TEXT_BUCKET'],
+  failover: ['THUMBNAILS_BUCKET', 'ALERTS_TOPIC_ARN'],
+} as const;
+
 export function requiredEnv(name: string, env: Env = process.env): string {
   assertEnv(env, [name]);
   return env[name] as string;
 }
 
 /** Names every missing variable at once, rather than one per attempt. */
-function assertEnv(env: Env, names: string[]): void {
+function assertEnv(env: Env, names: readonly string[]): void {
   const missing = names.filter((name) => !env[name]);
   if (missing.length === 1)
     throw new InvalidConfigError(`the ${missing[0]} environment variable is required`);
@@ -80,7 +90,7 @@ export function thumbnailDepsFromEnv(
   env: Env = process.env,
   s3 = s3ClientFromEnv(env),
 ): ThumbnailHandlerDeps {
-  assertEnv(env, ['ORIGINALS_BUCKET', 'THUMBNAILS_BUCKET']);
+  assertEnv(env, REQUIRED_ENVIRONMENT.thumbnail);
   const thumbnailsBucket = requiredEnv('THUMBNAILS_BUCKET', env);
   return {
     originals: new S3Store(s3, requiredEnv('ORIGINALS_BUCKET', env)),
@@ -97,7 +107,7 @@ export async function altTextDepsFromEnv(
   env: Env = process.env,
   s3 = s3ClientFromEnv(env),
 ): Promise<AltTextHandlerDeps> {
-  assertEnv(env, ['ORIGINALS_BUCKET', 'ALT_TEXT_BUCKET']);
+  assertEnv(env, REQUIRED_ENVIRONMENT.altText);
   // ALT_TEXT_PROVIDER, ALT_TEXT_MODEL, ALT_TEXT_LANGUAGE, OPENAI_* (and the THUMBNAILER_* limits).
   const config = parseConfig({}, env);
   return {
@@ -121,7 +131,12 @@ export function failoverDepsFromEnv(
   s3 = s3ClientFromEnv(env),
   sns = new SNSClient({}),
 ): FailoverDeps {
-  assertEnv(env, [env.FAILURES_BUCKET ? 'FAILURES_BUCKET' : 'THUMBNAILS_BUCKET', 'ALERTS_TOPIC_ARN']);
+  assertEnv(
+    env,
+    REQUIRED_ENVIRONMENT.failover.map((name) =>
+      name === 'THUMBNAILS_BUCKET' && env.FAILURES_BUCKET ? 'FAILURES_BUCKET' : name,
+    ),
+  );
   return {
     failures: failureStore(s3, env, DEAD_LETTERS),
     alerts: new SnsAlerts(sns, requiredEnv('ALERTS_TOPIC_ARN', env)),
