@@ -199,7 +199,7 @@ for (const fn of FUNCTIONS) {
     }
   }
   report.functions[fn] = entry;
-  const size = (bytes) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
+  const size = (bytes) => `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
   console.log(
     `${fn}: bundle ${size(bundleBytes)}${entry.zipBytes ? `, zip ${size(entry.zipBytes)}` : ''}` +
       `${packages.length ? ` (+ ${packages.join(', ')} for linux-${arch})` : ''}` +
