@@ -1,11 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3Store } from '../../src/adapters/s3-store.js';
-import { type RunningEmulator, startAwsEmulation } from '../../src/aws/emulator.js';
+import type { S3Store } from '../../src/adapters/s3-store.js';
 import { parseConfig } from '../../src/config.js';
 import { fixtures } from '../fixtures.js';
+import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { type FakeModelServer, GOOD_ANSWER, startFakeOpenAi } from '../helpers/fake-models.js';
 import { waitFor } from '../helpers/local-service.js';
 
@@ -14,11 +11,11 @@ import { waitFor } from '../helpers/local-service.js';
  * environment would (ALT_TEXT_PROVIDER=openai, OPENAI_BASE_URL=...), here a local server speaking
  * OpenAI chat completions; the alt text lands in the alt-text bucket.
  */
-let emulator: RunningEmulator;
+let running: TestEmulator;
 let model: FakeModelServer;
-let s3: S3Client;
 let altText: S3Store;
 let thumbnails: S3Store;
+let upload: TestEmulator['upload'];
 
 beforeAll(async () => {
   model = await startFakeOpenAi();
@@ -32,38 +29,18 @@ beforeAll(async () => {
       OPENAI_API_KEY: model.acceptedKey,
     },
   );
-  emulator = await startAwsEmulation({
+  running = await startTestEmulator({
     render: config,
     altText: config.altText,
     resources: { visibilityTimeoutSeconds: 1, maxReceiveCount: 3 },
-    pollIntervalMs: 50,
-    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
   });
-  s3 = new S3Client({
-    endpoint: emulator.endpoint,
-    region: emulator.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-  });
-  altText = new S3Store(s3, emulator.resources.buckets.altText);
-  thumbnails = new S3Store(s3, emulator.resources.buckets.thumbnails);
+  ({ altText, thumbnails, upload } = running);
 });
 
 afterAll(async () => {
-  s3?.destroy();
-  await emulator?.stop();
+  await running?.stop();
   await model?.close();
 });
-
-async function upload(key: string, file: string): Promise<void> {
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: emulator.resources.buckets.originals,
-      Key: key,
-      Body: await readFile(file),
-    }),
-  );
-}
 
 const record = (key: string) =>
   waitFor(

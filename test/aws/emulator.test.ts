@@ -1,58 +1,33 @@
 import { readFile } from 'node:fs/promises';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrefixedStore } from '../../src/adapters/prefixed-store.js';
-import { S3Store } from '../../src/adapters/s3-store.js';
-import { type RunningEmulator, s3Event, startAwsEmulation } from '../../src/aws/emulator.js';
+import type { S3Store } from '../../src/adapters/s3-store.js';
+import { type RunningEmulator, s3Event } from '../../src/aws/emulator.js';
 import { awsResources } from '../../src/aws/resources.js';
 import { uploadKey } from '../../src/core/keys.js';
 import type { Manifest } from '../../src/core/manifest.js';
 import { fixtures } from '../fixtures.js';
 import { cleanEnv, runCli } from '../helpers/cli.js';
+import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { sdkEnvironment } from '../helpers/fauxqs.js';
-import { defaultOptions } from '../helpers/render.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** The whole AWS flow on this machine: S3 upload -> SNS -> SQS -> handlers -> buckets. */
+let running: TestEmulator;
 let emulator: RunningEmulator;
-let s3: S3Client;
 let thumbnails: S3Store;
 let altText: S3Store;
+let upload: TestEmulator['upload'];
 
 beforeAll(async () => {
-  emulator = await startAwsEmulation({
-    render: defaultOptions,
-    resources: { visibilityTimeoutSeconds: 1, maxReceiveCount: 2 },
-    pollIntervalMs: 50,
-    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
-  });
-  s3 = new S3Client({
-    endpoint: emulator.endpoint,
-    region: emulator.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-  });
-  thumbnails = new S3Store(s3, emulator.resources.buckets.thumbnails);
-  altText = new S3Store(s3, emulator.resources.buckets.altText);
+  running = await startTestEmulator();
+  ({ emulator, thumbnails, altText, upload } = running);
 });
 
-afterAll(async () => {
-  s3?.destroy();
-  await emulator?.stop();
-});
-
-async function upload(key: string, file: string): Promise<void> {
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: emulator.resources.buckets.originals,
-      Key: key,
-      Body: await readFile(file),
-    }),
-  );
-}
+afterAll(() => running?.stop());
 
 describe('the AWS flow, emulated', () => {
   it('uses the shared resource names', () => {
@@ -225,20 +200,15 @@ describe('retries, dead letters and redrive', () => {
 });
 
 describe('events delivered out of order', () => {
-  let ordered: RunningEmulator;
+  let ordered: TestEmulator;
   beforeAll(async () => {
-    ordered = await startAwsEmulation({
-      render: defaultOptions,
-      resources: { visibilityTimeoutSeconds: 1, maxReceiveCount: 2 },
-      notifications: false,
-      logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
-    });
+    ordered = await startTestEmulator({ notifications: false });
   });
   afterAll(() => ordered?.stop());
 
   it("two files written under one key, the newer write's event first: the thumbnails stay the newer file's", async () => {
-    const { s3: client, sns, sqs } = ordered.clients;
-    const bucket = ordered.resources.buckets.originals;
+    const { s3: client, sns, sqs } = ordered.emulator.clients;
+    const bucket = ordered.emulator.resources.buckets.originals;
     const key = 'same key/photo.jpg';
     const writes: { Key: string; Size: number; ETag?: string }[] = [];
     for (const file of [fixtures.photo.branches, fixtures.photo.ladybird]) {
@@ -250,15 +220,17 @@ describe('events delivered out of order', () => {
     const publish = (write: (typeof writes)[number] | undefined, sequencer: bigint) =>
       sns.send(
         new PublishCommand({
-          TopicArn: ordered.topicArns.events,
+          TopicArn: ordered.emulator.topicArns.events,
           Subject: 'Amazon S3 Notification',
-          Message: JSON.stringify(s3Event(bucket, write ?? {}, ordered.region, sequencer)),
+          Message: JSON.stringify(s3Event(bucket, write ?? {}, ordered.emulator.region, sequencer)),
         }),
       );
     await publish(newer, 0x2000n);
     await publish(older, 0x1000n);
 
-    const thumbnailQueue = ordered.queueUrls[ordered.resources.queues.thumbnail.name] as string;
+    const thumbnailQueue = ordered.emulator.queueUrls[
+      ordered.emulator.resources.queues.thumbnail.name
+    ] as string;
     await waitFor(
       async () => {
         const { Attributes: a = {} } = await sqs.send(
@@ -272,9 +244,7 @@ describe('events delivered out of order', () => {
       20_000,
       'both events processed',
     );
-    const stored = await new S3Store(client, ordered.resources.buckets.thumbnails).get(
-      `${key}/manifest.json`,
-    );
+    const stored = await ordered.thumbnails.get(`${key}/manifest.json`);
     const manifest = JSON.parse(stored?.body.toString() ?? '{}') as Manifest;
     expect(manifest.source.sequencer).toBe(0x2000n.toString(16).toUpperCase().padStart(18, '0'));
     expect(manifest.source.etag?.replace(/"/g, '')).toBe(newer?.ETag?.replace(/"/g, ''));
