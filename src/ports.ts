@@ -67,3 +67,12 @@ export interface AltTextModel {
   readonly model: string;
   describe(image: AltTextImage, prompt: AltTextPrompt): Promise<AltTextDescription>;
 }
+
+/**
+ * Holds a queued message back before its next delivery: how a provider's Retry-After is honoured
+ * where the queue, not the worker, decides when a failure is retried (SQS: the message's
+ * visibility timeout).
+ */
+export interface RedeliveryDelay {
+  delay(message: { queueArn: string; receiptHandle: string }, seconds: number): Promise<void>;
+}

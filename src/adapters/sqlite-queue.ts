@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { MAX_RETRY_AFTER_MS } from '../core/errors.js';
 
 /**
  * The local deployment's queues, in one SQLite file (WAL): the image records, one job per image
@@ -47,9 +48,6 @@ export interface RetryPolicy {
   /** How long a leased job stays invisible before another worker may take it. */
   visibilityTimeoutMs: number;
 }
-
-/** A Retry-After longer than this is not waited for in full (a misbehaving server must not park a job for days). */
-export const MAX_RETRY_AFTER_MS = 15 * 60_000;
 
 export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
   maxAttempts: 5,

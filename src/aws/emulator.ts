@@ -8,6 +8,7 @@ import { PrefixedStore } from '../adapters/prefixed-store.js';
 import { S3Store } from '../adapters/s3-store.js';
 import { SnsAlerts } from '../adapters/sns-alerts.js';
 import { type SqsConsumer, startSqsConsumer } from '../adapters/sqs-consumer.js';
+import { SqsRedeliveryDelay } from '../adapters/sqs-redelivery.js';
 import type { AltTextConfig } from '../config.js';
 import type { RenderOptions } from '../core/render.js';
 import { createAltTextHandler } from '../handlers/alt-text.js';
@@ -100,6 +101,7 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
     model: options.altText && (await createAltTextModel(options.altText)),
     language: options.altText?.language,
     image: options.render,
+    redelivery: new SqsRedeliveryDelay(sqs),
     outputBuckets,
     logger,
   });

@@ -166,6 +166,9 @@ export class ProviderRequestError extends PermanentError {
   readonly code = 'PROVIDER_BAD_REQUEST';
 }
 
+/** A Retry-After longer than this is not waited for in full (a misbehaving server must not park a job for days). */
+export const MAX_RETRY_AFTER_MS = 15 * 60_000;
+
 /** When a retryable error says how long to wait (Retry-After), in ms. */
 export function retryAfterMsOf(error: unknown): number | undefined {
   const value = (error as { retryAfterMs?: unknown })?.retryAfterMs;

@@ -3,7 +3,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSRecord } from 'aws-lambda';
 import { type AltTextDeps, describeObjectCreated, recordAltTextFailure } from '../core/alt-text.js';
-import { classifyError } from '../core/errors.js';
+import { classifyError, MAX_RETRY_AFTER_MS, retryAfterMsOf, type ThumbnailerError } from '../core/errors.js';
+import type { RedeliveryDelay } from '../ports.js';
 import { forEachObjectCreated, withMetrics } from './sqs-events.js';
 import type { SqsBatchHandler } from './thumbnail.js';
 
@@ -12,6 +13,8 @@ export interface AltTextHandlerDeps extends AltTextDeps {
   outputBuckets: readonly string[];
   logger: Logger;
   metrics?: Metrics;
+  /** Honours a provider's Retry-After by holding the message back that long (SQS visibility). */
+  redelivery?: RedeliveryDelay;
 }
 
 export function createAltTextHandler(deps: AltTextHandlerDeps): SqsBatchHandler {
@@ -33,6 +36,7 @@ export function createAltTextHandler(deps: AltTextHandlerDeps): SqsBatchHandler 
         const error = classifyError(thrown);
         if (error.retryable) {
           count('RetryableFailures');
+          await holdBack(record, error);
           throw error;
         }
         count('PermanentFailures');
@@ -40,6 +44,23 @@ export function createAltTextHandler(deps: AltTextHandlerDeps): SqsBatchHandler 
         deps.logger.error('alt text failed', { code: error.code, error: error.message });
       }
     });
+  /** A Retry-After sets when SQS shows the message again; without one, its visibility timeout does. */
+  async function holdBack(record: SQSRecord, error: ThumbnailerError): Promise<void> {
+    const retryAfterMs = retryAfterMsOf(error);
+    if (retryAfterMs === undefined || !deps.redelivery) return;
+    const seconds = Math.min(retryAfterMs, MAX_RETRY_AFTER_MS) / 1000;
+    try {
+      await deps.redelivery.delay(
+        { queueArn: record.eventSourceARN, receiptHandle: record.receiptHandle },
+        seconds,
+      );
+      deps.logger.info('retry held back for the provider', { retryInSeconds: Math.ceil(seconds) });
+    } catch (failure) {
+      // The visibility timeout still brings it back: later than asked, never lost.
+      deps.logger.warn('could not set the retry delay', { error: String(failure) });
+    }
+  }
+
   return withMetrics(deps.metrics, (event, context) =>
     processPartialResponse(event, recordHandler, processor, { context: context as Context }),
   );

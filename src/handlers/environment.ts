@@ -7,6 +7,7 @@ import { createAltTextModel } from '../adapters/alt-text-models.js';
 import { PrefixedStore } from '../adapters/prefixed-store.js';
 import { S3Store } from '../adapters/s3-store.js';
 import { SnsAlerts } from '../adapters/sns-alerts.js';
+import { SqsRedeliveryDelay } from '../adapters/sqs-redelivery.js';
 import { parseConfig } from '../config.js';
 import { InvalidConfigError } from '../core/errors.js';
 import type { AltTextHandlerDeps } from './alt-text.js';
@@ -106,6 +107,7 @@ export function thumbnailDepsFromEnv(
 export async function altTextDepsFromEnv(
   env: Env = process.env,
   s3 = s3ClientFromEnv(env),
+  sqs = sqsClientFromEnv(env),
 ): Promise<AltTextHandlerDeps> {
   assertEnv(env, REQUIRED_ENVIRONMENT.altText);
   // ALT_TEXT_PROVIDER, ALT_TEXT_MODEL, ALT_TEXT_LANGUAGE, OPENAI_* (and the THUMBNAILER_* limits).
@@ -116,6 +118,7 @@ export async function altTextDepsFromEnv(
     model: await createAltTextModel(config.altText),
     language: config.altText.language,
     image: config,
+    redelivery: new SqsRedeliveryDelay(sqs),
     outputBuckets: outputBuckets(env),
     ...observability('thumbnailer-alt-text'),
   };

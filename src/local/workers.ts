@@ -1,12 +1,7 @@
 import type { FolderStore } from '../adapters/folder-store.js';
-import {
-  type JobRow,
-  MAX_RETRY_AFTER_MS,
-  type QueueName,
-  type SqliteQueue,
-} from '../adapters/sqlite-queue.js';
+import type { JobRow, QueueName, SqliteQueue } from '../adapters/sqlite-queue.js';
 import { describeObjectCreated } from '../core/alt-text.js';
-import { classifyError, retryAfterMsOf } from '../core/errors.js';
+import { classifyError, MAX_RETRY_AFTER_MS, retryAfterMsOf } from '../core/errors.js';
 import { renderOriginal } from '../core/process-original.js';
 import type { RenderOptions } from '../core/render.js';
 import { putJson } from '../core/store-json.js';

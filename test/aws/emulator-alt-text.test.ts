@@ -96,3 +96,38 @@ describe('alt text in the emulated AWS flow', () => {
     });
   });
 });
+
+describe('Retry-After on SQS', () => {
+  let patient: TestEmulator;
+  let throttler: FakeModelServer;
+  beforeAll(async () => {
+    throttler = await startFakeOpenAi();
+    const config = parseConfig(
+      {},
+      { ALT_TEXT_PROVIDER: 'openai', OPENAI_BASE_URL: throttler.url, OPENAI_API_KEY: throttler.acceptedKey },
+    );
+    // A 5-minute visibility timeout: only the provider's Retry-After can bring the message back soon.
+    patient = await startTestEmulator({
+      render: config,
+      altText: config.altText,
+      resources: { visibilityTimeoutSeconds: 300, maxReceiveCount: 3 },
+    });
+  });
+  afterAll(async () => {
+    await patient?.stop();
+    await throttler?.close();
+  });
+
+  it("holds the throttled message back for the provider's Retry-After, not the queue's visibility timeout", async () => {
+    throttler.script({ kind: 'throttled', retryAfter: '1' });
+    await patient.upload('throttled/ladybird.jpg', fixtures.photo.ladybird);
+    // Well under the 300 s the queue alone would wait (the test fails on its 20 s bound otherwise).
+    const stored = await waitFor(
+      () => patient.altText.get('throttled/ladybird.jpg.json'),
+      20_000,
+      'the alt text',
+    );
+    expect(JSON.parse(stored.body.toString())).toMatchObject({ status: 'done' });
+    expect(throttler.requests).toHaveLength(2);
+  });
+});

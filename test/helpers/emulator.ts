@@ -39,7 +39,9 @@ export async function startTestEmulator(options: Partial<EmulatorOptions> = {}):
     thumbnails: new S3Store(s3, buckets.thumbnails),
     altText: new S3Store(s3, buckets.altText),
     upload: async (key, file) => {
-      await s3.send(new PutObjectCommand({ Bucket: buckets.originals, Key: key, Body: await readFile(file) }));
+      await s3.send(
+        new PutObjectCommand({ Bucket: buckets.originals, Key: key, Body: await readFile(file) }),
+      );
     },
     stop: async () => {
       s3.destroy();

@@ -98,9 +98,14 @@ data "aws_iam_policy_document" "alt_text" {
     resources = ["${aws_cloudwatch_log_group.this["alt_text"].arn}:*"]
   }
 
+  # ChangeMessageVisibility (and GetQueueUrl, to find the queue from a record's ARN) also hold a
+  # throttled message back for the model provider's Retry-After.
   statement {
-    sid       = "ConsumeOwnQueue"
-    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+    sid = "ConsumeOwnQueue"
+    actions = [
+      "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueUrl",
+    ]
     resources = [aws_sqs_queue.work["alt_text"].arn]
   }
 
