@@ -102,11 +102,13 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
     language: options.altText?.language,
     image: options.render,
     redelivery: new SqsRedeliveryDelay(sqs),
+    failures: new PrefixedStore(thumbnails, 'failures/'),
     outputBuckets,
     logger,
   });
   const failover = createFailoverHandler({
     failures: new PrefixedStore(thumbnails, 'failures/dead-letters/'),
+    retryNotes: new PrefixedStore(thumbnails, 'failures/'),
     alerts: new SnsAlerts(sns, alertsTopic),
     logger,
   });

@@ -4,8 +4,8 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSRecord } from 'aws-lambda';
 import { type AltTextDeps, describeObjectCreated, recordAltTextFailure } from '../core/alt-text.js';
 import { classifyError, MAX_RETRY_AFTER_MS, retryAfterMsOf, type ThumbnailerError } from '../core/errors.js';
-import type { RedeliveryDelay } from '../ports.js';
-import { forEachObjectCreated, withMetrics } from './sqs-events.js';
+import type { ObjectStore, RedeliveryDelay } from '../ports.js';
+import { forEachObjectCreated, retryNotes, withMetrics } from './sqs-events.js';
 import type { SqsBatchHandler } from './thumbnail.js';
 
 /** The alt-text handler: a separate queue and function, so a slow model never holds up thumbnails. */
@@ -15,15 +15,19 @@ export interface AltTextHandlerDeps extends AltTextDeps {
   metrics?: Metrics;
   /** Honours a provider's Retry-After by holding the message back that long (SQS visibility). */
   redelivery?: RedeliveryDelay;
+  /** Where the last error of a retried message is noted, for the failover's record. */
+  failures?: ObjectStore;
 }
 
 export function createAltTextHandler(deps: AltTextHandlerDeps): SqsBatchHandler {
   const processor = new BatchProcessor(EventType.SQS);
   const count = (name: string, value = 1) => deps.metrics?.addMetric(name, MetricUnit.Count, value);
-  const recordHandler = (record: SQSRecord): Promise<void> =>
-    forEachObjectCreated(record, deps, async (event) => {
+  const recordHandler = (record: SQSRecord): Promise<void> => {
+    const retries = retryNotes(deps, record);
+    return forEachObjectCreated(record, deps, async (event) => {
       try {
         const { outcome, record: written } = await describeObjectCreated(event, deps);
+        await retries.succeeded(event.key);
         count('AltTextRecorded');
         if (written?.status === 'done' && outcome === 'generated') {
           count('ModelInputTokens', written.inputTokens ?? 0);
@@ -36,6 +40,7 @@ export function createAltTextHandler(deps: AltTextHandlerDeps): SqsBatchHandler 
         const error = classifyError(thrown);
         if (error.retryable) {
           count('RetryableFailures');
+          await retries.failed(event.key, error);
           await holdBack(record, error);
           throw error;
         }
@@ -44,6 +49,7 @@ export function createAltTextHandler(deps: AltTextHandlerDeps): SqsBatchHandler 
         deps.logger.error('alt text failed', { code: error.code, error: error.message });
       }
     });
+  };
   /** A Retry-After sets when SQS shows the message again; without one, its visibility timeout does. */
   async function holdBack(record: SQSRecord, error: ThumbnailerError): Promise<void> {
     const retryAfterMs = retryAfterMsOf(error);

@@ -119,6 +119,7 @@ export async function altTextDepsFromEnv(
     language: config.altText.language,
     image: config,
     redelivery: new SqsRedeliveryDelay(sqs),
+    ...((env.FAILURES_BUCKET || env.THUMBNAILS_BUCKET) && { failures: failureStore(s3, env, 'failures/') }),
     outputBuckets: outputBuckets(env),
     ...observability('thumbnailer-alt-text'),
   };
@@ -142,6 +143,7 @@ export function failoverDepsFromEnv(
   );
   return {
     failures: failureStore(s3, env, DEAD_LETTERS),
+    retryNotes: failureStore(s3, env, 'failures/'),
     alerts: new SnsAlerts(sns, requiredEnv('ALERTS_TOPIC_ARN', env)),
     ...observability('thumbnailer-failover'),
   };

@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import { clearRetryNote, type RetryNote, readRetryNote } from '../core/retry-notes.js';
 import { putJson } from '../core/store-json.js';
 import { parseEventDocument } from '../events/object-created.js';
 import type { AlertPublisher, ObjectStore } from '../ports.js';
@@ -15,6 +16,8 @@ import type { SqsBatchHandler } from './thumbnail.js';
  */
 export interface FailoverDeps {
   failures: ObjectStore;
+  /** The failures store's root, where the workers note each retry's error (`retrying/...`). */
+  retryNotes?: ObjectStore;
   alerts: AlertPublisher;
   logger: Logger;
   metrics?: Metrics;
@@ -47,22 +50,34 @@ async function recordFailure(record: SQSRecord, deps: FailoverDeps): Promise<voi
   );
   const at = (timestamp: string | undefined) =>
     timestamp && Number.isFinite(Number(timestamp)) ? new Date(Number(timestamp)).toISOString() : undefined;
+  const lastErrors = await lastErrorsOf(dlq, keys, deps);
   const failure = {
     deadLetterQueue: dlq,
     messageId: record.messageId,
     keys,
     receiveCount: Number(record.attributes.ApproximateReceiveCount),
-    firstReceivedAt: at(record.attributes.ApproximateFirstReceiveTimestamp),
     sentAt: at(record.attributes.SentTimestamp),
+    firstReceivedAt: at(record.attributes.ApproximateFirstReceiveTimestamp),
+    // The last failed receive of the source queue, when its worker could note it.
+    lastFailedAt: lastErrors[0]?.at,
     recordedAt: (deps.now?.() ?? new Date()).toISOString(),
     error: {
       code: 'RETRIES_EXHAUSTED',
-      message: 'the message failed on every receive; the function logs (by key) say why',
+      message: lastErrors[0]
+        ? `the message failed on every receive; the last time: ${lastErrors[0].error.code}: ${lastErrors[0].error.message}`
+        : 'the message failed on every receive; the function logs (by key) say why',
     },
+    ...(lastErrors.length > 0 && { lastErrors }),
     redrive: `thumbnailer redrive --dlq-url <the ${dlq} queue URL> (sends this record's body back)`,
     body: record.body,
   };
   await putJson(deps.failures, `${dlq}/${record.messageId}.json`, failure);
+  // Recorded: the notes are done with (a later failure of these keys writes fresh ones).
+  for (const note of lastErrors) {
+    await clearRetryNote(deps.retryNotes as ObjectStore, note.queue, note.key).catch((error: unknown) =>
+      deps.logger.warn('could not clear the retry note', { key: note.key, error: String(error) }),
+    );
+  }
   deps.logger.error('alert: a message reached a dead-letter queue', {
     alert: true,
     dlq,
@@ -74,4 +89,24 @@ async function recordFailure(record: SQSRecord, deps: FailoverDeps): Promise<voi
     message: JSON.stringify({ ...failure, body: undefined }, null, 2),
     attributes: { deadLetterQueue: dlq },
   });
+}
+
+/**
+ * The errors the source queue's worker noted for these keys. A DLQ is named after its source
+ * queue (`<queue>-dlq`, as resources.json and the Terraform module name them).
+ */
+async function lastErrorsOf(dlq: string, keys: string[], deps: FailoverDeps): Promise<RetryNote[]> {
+  const store = deps.retryNotes;
+  if (!store || !dlq.endsWith('-dlq')) return [];
+  const queue = dlq.slice(0, -'-dlq'.length);
+  const notes: RetryNote[] = [];
+  for (const key of keys) {
+    try {
+      const note = await readRetryNote(store, queue, key);
+      if (note) notes.push(note);
+    } catch (error) {
+      deps.logger.warn('could not read the retry note', { key, error: String(error) });
+    }
+  }
+  return notes;
 }

@@ -1,7 +1,10 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { ThumbnailerError } from '../core/errors.js';
+import { clearRetryNote, noteRetry } from '../core/retry-notes.js';
 import { type ObjectCreated, parseEventDocument } from '../events/object-created.js';
+import type { ObjectStore } from '../ports.js';
 
 /**
  * Runs `handle` for each ObjectCreated event an SQS record carries, logging the ignored and the
@@ -28,6 +31,30 @@ export async function forEachObjectCreated(
       }
     }
   }
+}
+
+/**
+ * Best effort around a record's retries: note the error of a failed attempt, and clear the note
+ * once an attempt after a failure succeeds. Never fails the record itself (a note that cannot be
+ * written only makes the dead-letter record less precise).
+ */
+export function retryNotes(options: { failures?: ObjectStore; logger: Logger }, record: SQSRecord) {
+  const queue = record.eventSourceARN.split(':').pop() ?? 'unknown-queue';
+  const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? 1);
+  const quietly = (what: string, action: () => Promise<void>) =>
+    action().catch((error: unknown) => options.logger.warn(`could not ${what}`, { error: String(error) }));
+  return {
+    failed: (key: string, error: ThumbnailerError) =>
+      options.failures
+        ? quietly('note the retry', () =>
+            noteRetry(options.failures as ObjectStore, { queue, key, error, receiveCount }),
+          )
+        : Promise.resolve(),
+    succeeded: (key: string) =>
+      options.failures && receiveCount > 1
+        ? quietly('clear the retry note', () => clearRetryNote(options.failures as ObjectStore, queue, key))
+        : Promise.resolve(),
+  };
 }
 
 type BatchHandler = (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;

@@ -2,8 +2,9 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { classifyError } from '../core/errors.js';
 import { type ProcessDeps, processObjectCreated } from '../core/process-original.js';
-import { forEachObjectCreated, withMetrics } from './sqs-events.js';
+import { forEachObjectCreated, retryNotes, withMetrics } from './sqs-events.js';
 
 /**
  * The thumbnail handler: an SQS batch (S3 events, through SNS) in, `batchItemFailures` out for
@@ -24,17 +25,21 @@ export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQ
 export function createThumbnailHandler(deps: ThumbnailHandlerDeps): SqsBatchHandler {
   const processor = new BatchProcessor(EventType.SQS);
   const count = (name: string) => deps.metrics?.addMetric(name, MetricUnit.Count, 1);
-  const recordHandler = (record: SQSRecord): Promise<void> =>
-    forEachObjectCreated(record, deps, async (event) => {
+  const recordHandler = (record: SQSRecord): Promise<void> => {
+    const retries = retryNotes(deps, record);
+    return forEachObjectCreated(record, deps, async (event) => {
       const started = performance.now();
       let outcome: Awaited<ReturnType<typeof processObjectCreated>>;
       try {
         outcome = await processObjectCreated(event, deps);
-      } catch (error) {
+      } catch (thrown) {
+        const error = classifyError(thrown);
         count('RetryableFailures');
-        deps.logger.warn('thumbnail failed, will be retried', { error: String(error) });
+        deps.logger.warn('thumbnail failed, will be retried', { code: error.code, error: error.message });
+        await retries.failed(event.key, error);
         throw error;
       }
+      await retries.succeeded(event.key);
       if (outcome.status === 'failed') {
         count('PermanentFailures');
         deps.logger.error('thumbnail failed permanently', {
@@ -50,6 +55,7 @@ export function createThumbnailHandler(deps: ThumbnailHandlerDeps): SqsBatchHand
         deps.logger.info('thumbnails written', { renditions: outcome.manifest.renditions.length });
       }
     });
+  };
   return withMetrics(deps.metrics, (event, context) =>
     processPartialResponse(event, recordHandler, processor, { context: context as Context }),
   );

@@ -121,6 +121,8 @@ describe('retries, dead letters and redrive', () => {
     expect(JSON.parse(stored.body.toString())).toMatchObject({ source: { key } });
     expect(await thumbnails.get(`failures/thumbnail/${key}.json`)).toBeUndefined();
     expect(await deadLetterRecordFor(key)).toBeUndefined();
+    // The note of the failed attempt is cleared by the retry that succeeded.
+    expect(await thumbnails.get(`failures/retrying/thumbnailer-thumbnail/${key}.json`)).toBeUndefined();
   });
 
   it('a fault that outlasts maxReceiveCount: DLQ, failure record and alert; redrive works once it clears', async () => {
@@ -132,11 +134,15 @@ describe('retries, dead letters and redrive', () => {
       30_000,
       'the dead-letter record',
     );
+    // The record says why: the last error the thumbnail worker noted, S3's 500.
     expect(record).toMatchObject({
       deadLetterQueue: emulator.resources.queues.thumbnail.deadLetterQueue,
       keys: [key],
-      error: { code: 'RETRIES_EXHAUSTED' },
+      error: { code: 'RETRIES_EXHAUSTED', message: expect.stringContaining('InternalError') },
+      lastErrors: [{ queue: 'thumbnailer-thumbnail', key, error: { code: 'TRANSIENT' } }],
     });
+    expect(Date.parse(record.lastFailedAt)).not.toBeNaN();
+    expect(await thumbnails.get(`failures/retrying/thumbnailer-thumbnail/${key}.json`)).toBeUndefined();
     expect(record.receiveCount).toBeGreaterThanOrEqual(1);
     expect(Date.parse(record.firstReceivedAt)).not.toBeNaN();
     expect(faultHits.get(key)).toBeGreaterThanOrEqual(emulator.resources.maxReceiveCount);

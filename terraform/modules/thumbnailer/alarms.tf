@@ -20,7 +20,7 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   for_each = aws_sqs_queue.dlq
 
   alarm_name          = "${each.value.name}-not-empty"
-  alarm_description   = "Messages are waiting in ${each.value.name}: their failure records are under failures/dead-letters/ in the thumbnails bucket; fix the cause, then redrive (aws sqs start-message-move-task --source-arn ${each.value.arn})."
+  alarm_description   = "Messages are waiting in ${each.value.name}: the failover function records and removes dead letters, so it is failing (see its log group). Fix the cause, then redrive: thumbnailer redrive --dlq-url ${each.value.url} (or aws sqs start-message-move-task --source-arn ${each.value.arn})."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = each.value.name }

@@ -81,6 +81,13 @@ data "aws_iam_policy_document" "thumbnail" {
     resources = ["${local.bucket_arns.thumbnails}/*"]
   }
 
+  # The note of a failed attempt, cleared once a retry succeeds.
+  statement {
+    sid       = "ClearOwnRetryNotes"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${local.bucket_arns.thumbnails}/failures/retrying/${aws_sqs_queue.work["thumbnail"].name}/*"]
+  }
+
   dynamic "statement" {
     for_each = local.use_kms ? [local.kms_key_arn] : []
     content {
@@ -127,6 +134,13 @@ data "aws_iam_policy_document" "alt_text" {
     resources = ["${local.bucket_arns.alt_text}/*"]
   }
 
+  # The note of a failed attempt (for the failover's record), cleared once a retry succeeds.
+  statement {
+    sid       = "WriteOwnRetryNotes"
+    actions   = ["s3:PutObject", "s3:DeleteObject"]
+    resources = ["${local.bucket_arns.thumbnails}/failures/retrying/${aws_sqs_queue.work["alt_text"].name}/*"]
+  }
+
   dynamic "statement" {
     for_each = var.alt_text_provider == "bedrock" ? [local.bedrock_model_arns] : []
     content {
@@ -163,6 +177,13 @@ data "aws_iam_policy_document" "failover" {
     sid       = "WriteFailureRecords"
     actions   = ["s3:PutObject"]
     resources = ["${local.bucket_arns.thumbnails}/failures/dead-letters/*"]
+  }
+
+  # The workers' notes of each message's last error: read into the record, then cleared.
+  statement {
+    sid       = "ReadAndClearRetryNotes"
+    actions   = ["s3:GetObject", "s3:DeleteObject"]
+    resources = ["${local.bucket_arns.thumbnails}/failures/retrying/*"]
   }
 
   statement {
