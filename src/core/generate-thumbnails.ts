@@ -2,7 +2,7 @@ import type { ObjectStore } from '../ports.js';
 import { manifestKey, renditionKey } from './keys.js';
 import { buildManifest, type Manifest, type SourceIdentity } from './manifest.js';
 import type { OutputFormat } from './presets.js';
-import { type RenderOptions, renderImage } from './render.js';
+import { type RenderedImage, type RenderOptions, renderImage } from './render.js';
 import { putJson } from './store-json.js';
 
 export const CONTENT_TYPES: Record<OutputFormat, string> = {
@@ -22,7 +22,15 @@ export async function generateThumbnails(
   thumbnails: ObjectStore,
   options: RenderOptions,
 ): Promise<Manifest> {
-  const rendered = await renderImage(bytes, options);
+  return writeThumbnails(source, await renderImage(bytes, options), thumbnails);
+}
+
+/** Writes rendered renditions, then their manifest: a manifest always describes files that exist. */
+export async function writeThumbnails(
+  source: SourceIdentity,
+  rendered: RenderedImage,
+  thumbnails: ObjectStore,
+): Promise<Manifest> {
   const keys = rendered.renditions.map((rendition) =>
     renditionKey(source.key, { name: rendition.preset, format: rendition.format }),
   );
@@ -32,7 +40,6 @@ export async function generateThumbnails(
     ),
   );
   const manifest = buildManifest(source, rendered, keys);
-  // Last, so that a manifest always describes files that exist.
   await putJson(thumbnails, manifestKey(source.key), manifest);
   return manifest;
 }

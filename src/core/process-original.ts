@@ -2,10 +2,10 @@ import type { ObjectCreated } from '../events/object-created.js';
 import { compareSequencers } from '../events/object-created.js';
 import type { ObjectStore } from '../ports.js';
 import { classifyError, OriginalMissingError, type ThumbnailerError } from './errors.js';
-import { generateThumbnails } from './generate-thumbnails.js';
+import { writeThumbnails } from './generate-thumbnails.js';
 import { manifestKey } from './keys.js';
 import type { Manifest } from './manifest.js';
-import type { RenderOptions } from './render.js';
+import { type RenderOptions, renderImage } from './render.js';
 import { putJson } from './store-json.js';
 
 /**
@@ -45,34 +45,48 @@ export async function processObjectCreated(event: ObjectCreated, deps: ProcessDe
 
 /**
  * The steps themselves, errors thrown as they come: skip a stale event, fetch the original
- * (refused on its size before it is read), render it. The local workers call this directly;
- * their queue records failures its own way (dead-letter rows, then the failover worker).
+ * (refused on its size before it is read), render it, and write the renditions and manifest
+ * unless a newer write of the key was processed meanwhile. The local workers call this
+ * directly; their queue records failures its own way (dead-letter rows, then the failover).
  */
 export async function renderOriginal(
   event: ObjectCreated,
   deps: Pick<ProcessDeps, 'originals' | 'thumbnails' | 'render'>,
 ): Promise<Exclude<ProcessOutcome, { status: 'failed' }>> {
-  if (event.sequencer) {
-    const processed = await processedSequencer(event.key, deps.thumbnails);
-    if (processed && compareSequencers(event.sequencer, processed) < 0) {
-      return { status: 'stale', processedSequencer: processed };
-    }
-  }
+  const stale = await newerProcessed(event, deps.thumbnails);
+  if (stale) return stale;
   const original = await deps.originals.get(event.key, { maxBytes: deps.render.limits.maxInputBytes });
   if (!original)
     throw new OriginalMissingError(`the original ${event.key} is no longer in the originals store`);
-  const manifest = await generateThumbnails(
+  const rendered = await renderImage(original.body, deps.render);
+  // Again, now that rendering (seconds, for a large photo) is over: another worker may have
+  // written a newer version of this key meanwhile. What is left of the race is the few
+  // milliseconds of the writes themselves (closing it needs a conditional write).
+  const overtaken = await newerProcessed(event, deps.thumbnails);
+  if (overtaken) return overtaken;
+  const manifest = await writeThumbnails(
     {
       key: event.key,
       etag: event.etag ?? original.etag,
       ...(event.versionId && { versionId: event.versionId }),
       ...(event.sequencer && { sequencer: event.sequencer }),
     },
-    original.body,
+    rendered,
     deps.thumbnails,
-    deps.render,
   );
   return { status: 'done', manifest };
+}
+
+/** The stale outcome, when the thumbnails already come from a newer write of the key. */
+async function newerProcessed(
+  event: ObjectCreated,
+  thumbnails: ObjectStore,
+): Promise<{ status: 'stale'; processedSequencer: string } | undefined> {
+  if (!event.sequencer) return undefined;
+  const processed = await processedSequencer(event.key, thumbnails);
+  return processed && compareSequencers(event.sequencer, processed) < 0
+    ? { status: 'stale', processedSequencer: processed }
+    : undefined;
 }
 
 /** The sequencer of the write whose thumbnails are in the store now, if known. */
