@@ -68,22 +68,24 @@ export function sqsClientFromEnv(env: Env = process.env): SQSClient {
   return new SQSClient({ useQueueUrlAsEndpoint: !(env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL) });
 }
 
-function observability(service: string): { logger: Logger; metrics: Metrics } {
+function observability(service: string, env: Env): { logger: Logger; metrics: Metrics } {
   return {
     logger: new Logger({ serviceName: service }),
     metrics: new Metrics({
-      namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Thumbnailer',
+      namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'Thumbnailer',
       serviceName: service,
     }),
   };
 }
 
-const DEAD_LETTERS = 'failures/dead-letters/';
+/** In the thumbnails bucket when no FAILURES_BUCKET is given. */
+const FAILURES = 'failures/';
+const DEAD_LETTERS = `${FAILURES}dead-letters/`;
 
 /** Failure records: their own bucket, or the `<prefix>` of the thumbnails bucket. */
 function failureStore(s3: S3Client, env: Env, prefix: string) {
   return env.FAILURES_BUCKET
-    ? new PrefixedStore(new S3Store(s3, env.FAILURES_BUCKET), prefix.replace(/^failures\//, ''))
+    ? new PrefixedStore(new S3Store(s3, env.FAILURES_BUCKET), prefix.slice(FAILURES.length))
     : new PrefixedStore(new S3Store(s3, requiredEnv('THUMBNAILS_BUCKET', env)), prefix);
 }
 
@@ -92,14 +94,13 @@ export function thumbnailDepsFromEnv(
   s3 = s3ClientFromEnv(env),
 ): ThumbnailHandlerDeps {
   assertEnv(env, REQUIRED_ENVIRONMENT.thumbnail);
-  const thumbnailsBucket = requiredEnv('THUMBNAILS_BUCKET', env);
   return {
     originals: new S3Store(s3, requiredEnv('ORIGINALS_BUCKET', env)),
-    thumbnails: new S3Store(s3, thumbnailsBucket),
-    failures: failureStore(s3, env, 'failures/'),
+    thumbnails: new S3Store(s3, requiredEnv('THUMBNAILS_BUCKET', env)),
+    failures: failureStore(s3, env, FAILURES),
     render: parseConfig({}, env),
     outputBuckets: outputBuckets(env),
-    ...observability('thumbnailer-thumbnail'),
+    ...observability('thumbnailer-thumbnail', env),
   };
 }
 
@@ -119,9 +120,9 @@ export async function altTextDepsFromEnv(
     language: config.altText.language,
     image: config,
     redelivery: new SqsRedeliveryDelay(sqs),
-    ...((env.FAILURES_BUCKET || env.THUMBNAILS_BUCKET) && { failures: failureStore(s3, env, 'failures/') }),
+    ...((env.FAILURES_BUCKET || env.THUMBNAILS_BUCKET) && { failures: failureStore(s3, env, FAILURES) }),
     outputBuckets: outputBuckets(env),
-    ...observability('thumbnailer-alt-text'),
+    ...observability('thumbnailer-alt-text', env),
   };
 }
 
@@ -143,9 +144,9 @@ export function failoverDepsFromEnv(
   );
   return {
     failures: failureStore(s3, env, DEAD_LETTERS),
-    retryNotes: failureStore(s3, env, 'failures/'),
+    retryNotes: failureStore(s3, env, FAILURES),
     alerts: new SnsAlerts(sns, requiredEnv('ALERTS_TOPIC_ARN', env)),
-    ...observability('thumbnailer-failover'),
+    ...observability('thumbnailer-failover', env),
   };
 }
 
