@@ -93,7 +93,7 @@ describe('thumbnailer serve', () => {
     expect(open.stderr()).toMatch(/--token|THUMBNAILER_TOKEN/);
     await listening(open);
     open.child.kill('SIGTERM');
-    expect((await open.exited).code).toBe(0);
+    expect((await open.exited).code, open.stderr()).toBe(0);
 
     const guarded = run(
       [
@@ -112,11 +112,11 @@ describe('thumbnailer serve', () => {
     const ready = await listening(guarded);
     const port = new URL(ready.url).port;
     const unauthorised = await fetch(`http://127.0.0.1:${port}/api/images`);
-    expect(unauthorised.status).toBe(401);
+    expect(unauthorised.status, guarded.stderr()).toBe(401);
     await unauthorised.arrayBuffer();
     expect(guarded.stderr()).not.toContain('WARNING');
     guarded.child.kill('SIGTERM');
-    expect((await guarded.exited).code).toBe(0);
+    expect((await guarded.exited).code, guarded.stderr()).toBe(0);
   });
 
   it('a second serve on the same data folder fails while the first runs', async () => {
