@@ -7,7 +7,7 @@ import { altTextPrompt, DEFAULT_LANGUAGE } from './alt-text-prompt.js';
 import { OriginalMissingError, type ThumbnailerError } from './errors.js';
 import { assertSafeKey } from './keys.js';
 import type { Limits } from './limits.js';
-import { putJson } from './store-json.js';
+import { getJson, putJson } from './store-json.js';
 
 /**
  * The alt-text use case, run by the alt-text Lambda and the local alt-text worker alike. For an
@@ -101,14 +101,8 @@ export function contentKey(sha256: string): string {
   return assertSafeKey(`by-content/${sha256}.json`);
 }
 
-export async function readAltTextRecord(store: ObjectStore, key: string): Promise<AltTextRecord | undefined> {
-  const stored = await store.get(altTextKey(key));
-  if (!stored) return undefined;
-  try {
-    return JSON.parse(stored.body.toString('utf8')) as AltTextRecord;
-  } catch {
-    return undefined; // a damaged record is replaced by the next run
-  }
+export function readAltTextRecord(store: ObjectStore, key: string): Promise<AltTextRecord | undefined> {
+  return getJson<AltTextRecord>(store, altTextKey(key)); // a damaged record is replaced by the next run
 }
 
 export async function describeObjectCreated(
@@ -204,16 +198,10 @@ async function reusable(
   sha256: string,
   language: string,
 ): Promise<GeneratedText | undefined> {
-  const stored = await store.get(contentKey(sha256));
+  const stored = await getJson<GeneratedText & { contentSha256: string }>(store, contentKey(sha256));
   if (!stored) return undefined;
-  try {
-    const { contentSha256: _, ...text } = JSON.parse(stored.body.toString('utf8')) as GeneratedText & {
-      contentSha256: string;
-    };
-    return typeof text.alt === 'string' && text.alt !== '' && text.language === language ? text : undefined;
-  } catch {
-    return undefined;
-  }
+  const { contentSha256: _, ...text } = stored;
+  return typeof text.alt === 'string' && text.alt !== '' && text.language === language ? text : undefined;
 }
 
 /**

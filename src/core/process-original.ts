@@ -6,7 +6,7 @@ import { writeThumbnails } from './generate-thumbnails.js';
 import { manifestKey } from './keys.js';
 import type { Manifest } from './manifest.js';
 import { type RenderOptions, renderImage } from './render.js';
-import { putJson } from './store-json.js';
+import { getJson, putJson } from './store-json.js';
 
 /**
  * The thumbnail use case behind an ObjectCreated event, whoever delivers it (a Lambda SQS
@@ -91,13 +91,8 @@ async function newerProcessed(
 
 /** The sequencer of the write whose thumbnails are in the store now, if known. */
 async function processedSequencer(key: string, thumbnails: ObjectStore): Promise<string | undefined> {
-  const stored = await thumbnails.get(manifestKey(key));
-  if (!stored) return undefined;
-  try {
-    return (JSON.parse(stored.body.toString('utf8')) as Manifest).source.sequencer;
-  } catch {
-    return undefined; // an unreadable manifest is simply overwritten
-  }
+  // An unreadable manifest is simply overwritten.
+  return (await getJson<Manifest>(thumbnails, manifestKey(key)))?.source?.sequencer;
 }
 
 function failureRecord(event: ObjectCreated, error: ThumbnailerError, now: Date): Record<string, unknown> {

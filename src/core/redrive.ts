@@ -1,4 +1,5 @@
 import type { ObjectStore } from '../ports.js';
+import { getJson } from './store-json.js';
 
 /**
  * Redrive from failure records. The failover function consumes the dead-letter queues (it
@@ -17,22 +18,12 @@ export async function redriveFailureRecords(options: {
   let sent = 0;
   for await (const key of failures.list(`${options.deadLetterQueue}/`)) {
     if (sent >= maxMessages) break;
-    const stored = await failures.get(key);
-    if (!stored) continue; // redriven meanwhile by someone else
-    const body = bodyOf(stored.body);
-    if (body === undefined) continue; // not a dead-letter record: left for a person to look at
+    // Gone (redriven meanwhile by someone else), or not a dead-letter record: left for a person.
+    const body = (await getJson<{ body?: unknown }>(failures, key))?.body;
+    if (typeof body !== 'string') continue;
     await options.send(body);
     await failures.delete(key);
     sent += 1;
   }
   return sent;
-}
-
-function bodyOf(record: Buffer): string | undefined {
-  try {
-    const parsed = JSON.parse(record.toString('utf8')) as { body?: unknown };
-    return typeof parsed.body === 'string' ? parsed.body : undefined;
-  } catch {
-    return undefined;
-  }
 }

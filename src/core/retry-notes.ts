@@ -1,7 +1,7 @@
 import type { ObjectStore } from '../ports.js';
 import type { ThumbnailerError } from './errors.js';
 import { assertSafeKey } from './keys.js';
-import { putJson } from './store-json.js';
+import { getJson, putJson } from './store-json.js';
 
 /**
  * What made a message fail last, kept while SQS retries it: when the message runs out of
@@ -34,18 +34,12 @@ export async function noteRetry(
   await putJson(store, retryNoteKey(note.queue, note.key), written);
 }
 
-export async function readRetryNote(
+export function readRetryNote(
   store: ObjectStore,
   queue: string,
   key: string,
 ): Promise<RetryNote | undefined> {
-  const stored = await store.get(retryNoteKey(queue, key));
-  if (!stored) return undefined;
-  try {
-    return JSON.parse(stored.body.toString('utf8')) as RetryNote;
-  } catch {
-    return undefined;
-  }
+  return getJson<RetryNote>(store, retryNoteKey(queue, key));
 }
 
 export function clearRetryNote(store: ObjectStore, queue: string, key: string): Promise<void> {
