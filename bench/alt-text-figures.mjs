@@ -11,7 +11,7 @@ import { altTextPrompt } from '../dist/core/alt-text-prompt.js';
 import { DEFAULT_LIMITS } from '../dist/core/limits.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const FIXTURES = path.resolve(ROOT, '../shared/fixtures/images');
+const FIXTURES = path.resolve(ROOT, 'test/fixtures/images');
 const files = [
   'photo/flower-2268x1512.jpg',
   'photo/ladybird.jpg',

@@ -31,7 +31,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const PHOTO_FOLDERS = [
   path.join(ROOT, 'bench', '.cache', 'photos'),
-  path.join(ROOT, '..', 'shared', 'fixtures', 'images', 'photo'),
+  path.join(ROOT, 'test', 'fixtures', 'images', 'photo'),
 ];
 const POLL_MS = 200;
 const PAGE_LIMIT = 200;

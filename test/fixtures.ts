@@ -2,13 +2,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Every test image, named once. They live in ../shared/fixtures/images (see its README for
- * what each must produce); tests never copy them into the project.
+ * Every test image, named once. They live in the repository under test/fixtures/images; the
+ * README beside them says where each comes from, its licence, and what a thumbnailer must do
+ * with it.
  */
-export const FIXTURES_ROOT = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '../../shared/fixtures/images',
-);
+export const FIXTURES_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/images');
 
 const at = (relative: string) => path.join(FIXTURES_ROOT, relative);
 
