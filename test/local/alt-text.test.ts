@@ -56,11 +56,13 @@ describe('alt text in the local pipeline', () => {
     await cleanup();
   });
 
+  /** The image's record once its alt text reached one of `statuses` and its thumbnails are settled too (the two workers race). */
   const altTextOf = (key: string, statuses = ['done', 'failed']) =>
     waitFor(
       async () => {
         const record = await getImage(service, key);
-        return statuses.includes(record.altText.status) ? record : undefined;
+        const settled = ['done', 'failed'].includes(record.status);
+        return settled && statuses.includes(record.altText.status) ? record : undefined;
       },
       30_000,
       `alt text of ${key}`,
