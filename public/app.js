@@ -323,6 +323,7 @@ function openAltEditor(card) {
         body: JSON.stringify({ alt, description: descriptionInput.value.trim() }),
       });
       images = images.map((r) => (r.key === updated.key ? updated : r));
+      savedAtEdit.set(updated.key, ++editsSaved);
       updateCard(card, updated);
       announce(`Alt text of ${updated.name} saved.`);
       close();
@@ -522,6 +523,9 @@ let galleryLoaded = false;
 const cards = new Map();
 /** key -> status seen last time, for announcements */
 const seenStatus = new Map();
+/** Counts the edits saved from this page; key -> the count when that image's text was saved. */
+let editsSaved = 0;
+const savedAtEdit = new Map();
 
 function addQueuedImage(item, file) {
   if (!item?.key || images.some((r) => r.key === item.key)) return;
@@ -556,7 +560,14 @@ function mergeFirstPage(page) {
 }
 
 async function refreshImages() {
+  const editsBefore = editsSaved;
   const page = await api(`/api/images?limit=${PAGE_SIZE}`);
+  // A list asked for before an edit was saved holds the text from before it: keep the edit.
+  page.images = page.images.map((record) =>
+    (savedAtEdit.get(record.key) ?? 0) > editsBefore
+      ? (images.find((known) => known.key === record.key) ?? record)
+      : record,
+  );
   const changes = [];
   for (const record of page.images) {
     const before = seenStatus.get(record.key);
