@@ -81,7 +81,11 @@ describe('thumbnailer serve', () => {
   it('an unknown flag is a usage error too', async () => {
     const served = run(['serve', '--data', path.join(root, 'bad-flag'), '--prot', '0'], root);
     expect(await served.exited).toEqual({ code: 2, signal: null });
-    expect(served.stderr()).toMatch(/--prot/);
+    expect(served.stderr()).toBe(
+      'thumbnailer serve: unknown option --prot (did you mean --port?)\nRun "thumbnailer help serve" for usage.\n',
+    );
+    expect(served.stdout()).toBe('');
+    expect(existsSync(path.join(root, 'bad-flag'))).toBe(false);
   });
 
   it('--host 0.0.0.0 without a token prints a loud warning on stderr; with a token it does not', async () => {
