@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fixtures } from '../fixtures.js';
-import { type CliChild, killChildren, runCli } from '../helpers/cli.js';
+import { type CliChild, cleanEnv, killChildren, runCli } from '../helpers/cli.js';
 import { tempDir, uploadFixtures, waitFor, waitForStatus } from '../helpers/local-service.js';
 
 /** `thumbnailer serve` as shipped: the bundled CLI in a child process. */
@@ -86,6 +86,19 @@ describe('thumbnailer serve', () => {
     );
     expect(served.stdout()).toBe('');
     expect(existsSync(path.join(root, 'bad-flag'))).toBe(false);
+  });
+
+  it('reads the config file THUMBNAILER_CONFIG names, as the README says: one that is missing is a usage error', async () => {
+    const data = path.join(root, 'config-from-env');
+    const served = runCli(['serve', '--data', data, '--port', '0'], {
+      cwd: root,
+      env: cleanEnv({ THUMBNAILER_CONFIG: 'no-such-config.json' }),
+    });
+    expect(await served.exited).toEqual({ code: 2, signal: null });
+    expect(served.stderr()).toContain(
+      `thumbnailer serve: config file ${path.join(root, 'no-such-config.json')}`,
+    );
+    expect(existsSync(data)).toBe(false);
   });
 
   it('--host 0.0.0.0 without a token prints a loud warning on stderr; with a token it does not', async () => {
