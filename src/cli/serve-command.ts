@@ -3,7 +3,7 @@ import { configureSharp } from '../core/render.js';
 import { jsonLogger } from '../local/log.js';
 import { startLocalService } from '../local/service.js';
 import type { ParsedCommandLine } from './options.js';
-import type { SERVE } from './serve-options.js';
+import { SERVE } from './serve-options.js';
 import { UsageError } from './usage-error.js';
 
 /**
@@ -46,6 +46,9 @@ export async function runServe(
     watchDir: values.watch,
     token,
     log,
+  }).catch((error: unknown) => {
+    const reason = listenFailure(error, host, port);
+    throw reason ? new Error(reason, { cause: error }) : error;
   });
   process.stdout.write(
     `${JSON.stringify({ event: 'listening', url: service.url, data: service.dataDir })}\n`,
@@ -70,3 +73,34 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
+/** `--port or THUMBNAILER_PORT`: how to change a setting. */
+function setting(name: 'host' | 'port'): string {
+  const option = SERVE.options.find((candidate) => candidate.name === name);
+  return `--${name} or ${option?.env}`;
+}
+
+/**
+ * Why the service could not listen, in words that name the setting to change; undefined for
+ * any other failure. (The service has closed its database and unlocked the data folder.)
+ */
+export function listenFailure(error: unknown, host: string, port: number): string | undefined {
+  const { code, syscall } = error as { code?: string; syscall?: string };
+  const otherPort = `choose another with ${setting('port')} (0 picks a free one)`;
+  const otherHost = `choose another with ${setting('host')} (127.0.0.1: this machine only; 0.0.0.0: every interface)`;
+  if (syscall === 'listen') {
+    switch (code) {
+      case 'EADDRINUSE':
+        return `port ${port} on ${host} is already in use; ${otherPort}`;
+      case 'EACCES': {
+        const why = port > 0 && port < 1024 ? ' (ports below 1024 need privileges)' : '';
+        return `no permission to listen on port ${port} on ${host}${why}; ${otherPort}`;
+      }
+      case 'EADDRNOTAVAIL':
+        return `cannot listen on ${host}: no network interface of this machine has that address; ${otherHost}`;
+    }
+  }
+  if (syscall === 'getaddrinfo') {
+    return `cannot listen on ${host}: no address found for that name (${code}); ${otherHost}`;
+  }
+  return undefined;
+}
