@@ -1,35 +1,25 @@
 import { stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { parsePresetList } from '../core/presets.js';
 import { configureSharp } from '../core/render.js';
 import { generateBatch } from './generate.js';
+import type { GENERATE } from './generate-options.js';
+import type { ParsedCommandLine } from './options.js';
 import { ProgressReporter } from './progress.js';
 import { UsageError } from './usage-error.js';
 import { walkInputs } from './walk.js';
 
-/** `thumbnailer generate`: parses its flags, walks the inputs, runs the batch, reports. */
-export async function runGenerate(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      out: { type: 'string' },
-      presets: { type: 'string' },
-      concurrency: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      config: { type: 'string' },
-    },
-  });
-  if (!values.out) throw new UsageError('generate needs --out <dir>');
-  if (positionals.length === 0) throw new UsageError('generate needs at least one file or folder');
-  const concurrency = values.concurrency === undefined ? availableParallelism() : Number(values.concurrency);
+/** `thumbnailer generate`: checks its flags, walks the inputs, runs the batch, reports. */
+export async function runGenerate(
+  { values, positionals }: ParsedCommandLine<typeof GENERATE>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
     throw new UsageError(`--concurrency must be a whole number from 1 to 256, got "${values.concurrency}"`);
   }
-  const config = await loadConfig({ configPath: values.config });
+  const config = await loadConfig({ configPath: values.config, env });
   if (values.presets !== undefined) {
     config.presets = parsePresetList(values.presets, config.limits.maxOutputDimension);
   }

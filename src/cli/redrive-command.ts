@@ -1,7 +1,8 @@
-import { parseArgs } from 'node:util';
 import { redriveDeadLetters, sendMessage, sourceQueueOf } from '../adapters/sqs-redrive.js';
 import { redriveFailureRecords } from '../core/redrive.js';
 import { deadLetterRecordsFromEnv, sqsClientFromEnv } from '../handlers/environment.js';
+import type { ParsedCommandLine } from './options.js';
+import type { REDRIVE } from './redrive-options.js';
 import { UsageError } from './usage-error.js';
 
 /**
@@ -11,17 +12,11 @@ import { UsageError } from './usage-error.js';
  * it consumed (when THUMBNAILS_BUCKET or FAILURES_BUCKET says where they are). Prints
  * `{"from":...,"to":...,"moved":N,"fromRecords":N}`.
  */
-export async function runRedrive(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'dlq-url': { type: 'string' },
-      'to-url': { type: 'string' },
-      max: { type: 'string' },
-    },
-  });
+export async function runRedrive(
+  { values }: ParsedCommandLine<typeof REDRIVE>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const deadLetterQueueUrl = values['dlq-url'];
-  if (!deadLetterQueueUrl) throw new UsageError('redrive needs --dlq-url <dead-letter queue url>');
   const maxMessages = values.max === undefined ? Number.POSITIVE_INFINITY : Number(values.max);
   if (!(maxMessages >= 1) || (Number.isFinite(maxMessages) && !Number.isInteger(maxMessages))) {
     throw new UsageError(`--max must be a whole number of 1 or more, got "${values.max}"`);

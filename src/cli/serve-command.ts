@@ -1,52 +1,32 @@
-import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { configureSharp } from '../core/render.js';
 import { jsonLogger } from '../local/log.js';
 import { startLocalService } from '../local/service.js';
+import type { ParsedCommandLine } from './options.js';
+import { SERVE } from './serve-options.js';
 import { UsageError } from './usage-error.js';
-
-/** Each flag's environment variable; the flag wins. */
-export const SERVE_ENV = {
-  data: 'THUMBNAILER_DATA',
-  host: 'THUMBNAILER_HOST',
-  port: 'THUMBNAILER_PORT',
-  watch: 'THUMBNAILER_WATCH',
-  token: 'THUMBNAILER_TOKEN',
-  concurrency: 'THUMBNAILER_CONCURRENCY',
-} as const;
 
 /**
  * `thumbnailer serve`: the whole local pipeline in this process. Prints one JSON line on stdout
  * when ready (`{"event":"listening","url":...,"data":...}`), logs JSON lines on stderr, and
  * stops cleanly on SIGINT/SIGTERM (jobs in progress finish; a kill -9 loses nothing either).
  */
-export async function runServe(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      data: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      watch: { type: 'string' },
-      token: { type: 'string' },
-      concurrency: { type: 'string' },
-      config: { type: 'string' },
-    },
-  });
-  const setting = (name: keyof typeof SERVE_ENV) => values[name] ?? (env[SERVE_ENV[name]] || undefined);
-  const host = setting('host') ?? '127.0.0.1';
-  const portText = setting('port') ?? '8080';
-  const port = Number(portText);
+export async function runServe(
+  { values, from }: ParsedCommandLine<typeof SERVE>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const { host, data } = values;
+  const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new UsageError(`--port must be a whole number from 0 to 65535, got "${portText}"`);
+    throw new UsageError(`${from.port} must be a whole number from 0 to 65535, got "${values.port}"`);
   }
-  const concurrencyText = setting('concurrency');
-  const concurrency = concurrencyText === undefined ? availableParallelism() : Number(concurrencyText);
+  const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-    throw new UsageError(`--concurrency must be a whole number from 1 to 64, got "${concurrencyText}"`);
+    throw new UsageError(
+      `${from.concurrency} must be a whole number from 1 to 64, got "${values.concurrency}"`,
+    );
   }
-  const token = setting('token');
+  const { token } = values;
   const log = jsonLogger();
   if (!isLoopback(host) && !token) {
     process.stderr.write(
@@ -54,18 +34,21 @@ export async function runServe(args: string[], env: NodeJS.ProcessEnv = process.
         '!!! Anyone who can reach this port can upload, read and retry. Set --token or THUMBNAILER_TOKEN.\n\n',
     );
   }
-  const render = await loadConfig({ configPath: values.config });
+  const render = await loadConfig({ configPath: values.config, env });
   configureSharp();
   const service = await startLocalService({
-    dataDir: setting('data') ?? './data',
+    dataDir: data,
     host,
     port,
     render,
     altText: render.altText,
     concurrency,
-    watchDir: setting('watch'),
+    watchDir: values.watch,
     token,
     log,
+  }).catch((error: unknown) => {
+    const reason = listenFailure(error, host, port);
+    throw reason ? new Error(reason, { cause: error }) : error;
   });
   process.stdout.write(
     `${JSON.stringify({ event: 'listening', url: service.url, data: service.dataDir })}\n`,
@@ -88,4 +71,36 @@ export async function runServe(args: string[], env: NodeJS.ProcessEnv = process.
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** `--port or THUMBNAILER_PORT`: how to change a setting. */
+function setting(name: 'host' | 'port'): string {
+  const option = SERVE.options.find((candidate) => candidate.name === name);
+  return `--${name} or ${option?.env}`;
+}
+
+/**
+ * Why the service could not listen, in words that name the setting to change; undefined for
+ * any other failure. (The service has closed its database and unlocked the data folder.)
+ */
+export function listenFailure(error: unknown, host: string, port: number): string | undefined {
+  const { code, syscall } = error as { code?: string; syscall?: string };
+  const otherPort = `choose another with ${setting('port')} (0 picks a free one)`;
+  const otherHost = `choose another with ${setting('host')} (127.0.0.1: this machine only; 0.0.0.0: every interface)`;
+  if (syscall === 'listen') {
+    switch (code) {
+      case 'EADDRINUSE':
+        return `port ${port} on ${host} is already in use; ${otherPort}`;
+      case 'EACCES': {
+        const why = port > 0 && port < 1024 ? ' (ports below 1024 need privileges)' : '';
+        return `no permission to listen on port ${port} on ${host}${why}; ${otherPort}`;
+      }
+      case 'EADDRNOTAVAIL':
+        return `cannot listen on ${host}: no network interface of this machine has that address; ${otherHost}`;
+    }
+  }
+  if (syscall === 'getaddrinfo') {
+    return `cannot listen on ${host}: no address found for that name (${code}); ${otherHost}`;
+  }
+  return undefined;
 }

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { startSqsConsumer } from '../adapters/sqs-consumer.js';
 import { configureSharp } from '../core/render.js';
 import { createAltTextHandler } from '../handlers/alt-text.js';
@@ -10,10 +9,11 @@ import {
 } from '../handlers/environment.js';
 import { createFailoverHandler } from '../handlers/failover.js';
 import { createThumbnailHandler, type SqsBatchHandler } from '../handlers/thumbnail.js';
+import type { ParsedCommandLine } from './options.js';
 import { UsageError } from './usage-error.js';
+import { type WORKER, WORKER_FUNCTIONS } from './worker-options.js';
 
-const FUNCTIONS = ['thumbnail', 'alt-text', 'failover'] as const;
-type FunctionName = (typeof FUNCTIONS)[number];
+type FunctionName = (typeof WORKER_FUNCTIONS)[number];
 
 /**
  * `thumbnailer worker --queue-url URL`: a Lambda function's handler as a long-running SQS
@@ -21,21 +21,16 @@ type FunctionName = (typeof FUNCTIONS)[number];
  * polling; a slow batch's visibility is extended while it runs; SIGTERM/SIGINT stop receiving,
  * let the batch in hand finish and be deleted, then exit 0.
  */
-export async function runWorker(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'queue-url': { type: 'string' },
-      function: { type: 'string', default: 'thumbnail' },
-      'batch-size': { type: 'string', default: '10' },
-      'wait-time': { type: 'string', default: '20' },
-    },
-  });
-  const queueUrl = values['queue-url'] ?? env.THUMBNAILER_QUEUE_URL;
-  if (!queueUrl) throw new UsageError('worker needs --queue-url <sqs queue url> (or THUMBNAILER_QUEUE_URL)');
+export async function runWorker(
+  { values }: ParsedCommandLine<typeof WORKER>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const queueUrl = values['queue-url'];
   const name = values.function as FunctionName;
-  if (!FUNCTIONS.includes(name)) {
-    throw new UsageError(`--function must be one of ${FUNCTIONS.join(', ')}, got "${values.function}"`);
+  if (!WORKER_FUNCTIONS.includes(name)) {
+    throw new UsageError(
+      `--function must be one of ${WORKER_FUNCTIONS.join(', ')}, got "${values.function}"`,
+    );
   }
   const batchSize = wholeNumber('--batch-size', values['batch-size'], 1, 10);
   const waitTimeSeconds = wholeNumber('--wait-time', values['wait-time'], 0, 20);

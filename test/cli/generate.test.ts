@@ -433,7 +433,7 @@ describe('thumbnailer generate: exit status and outputs', () => {
     });
 
     it.each([
-      ['missing --out', ['generate', 'in'], /generate needs --out/],
+      ['missing --out', ['generate', 'in'], /needs --out DIR/],
       ['no inputs', ['generate', '--out', 'out'], /at least one file or folder/],
       [
         'a nonexistent input',
@@ -465,9 +465,11 @@ describe('thumbnailer generate: exit status and outputs', () => {
       const result = await runCli(args, dir);
       expect(result.code, result.stderr).toBe(2);
       expect(result.stdout).toBe('');
-      expect(result.stderr).toMatch(/^thumbnailer: /);
+      // A mistake within a command names it and points at its help; an unknown command, at the overview.
+      const command = args[0] === 'generate' ? ' generate' : '';
+      expect(result.stderr).toMatch(new RegExp(`^thumbnailer${command}: `));
       expect(result.stderr).toMatch(message);
-      expect(result.stderr).toContain('Run "thumbnailer help" for usage.');
+      expect(result.stderr).toContain(`Run "thumbnailer help${command}" for usage.`);
       await expect(stat(path.join(dir, 'out'))).rejects.toMatchObject({ code: 'ENOENT' });
     });
 
@@ -495,7 +497,7 @@ describe('thumbnailer generate: exit status and outputs', () => {
     const dir = await scenario('help');
     const help = await runCli(['help'], dir);
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain('thumbnailer generate <files or folders...> --out <dir>');
+    expect(help.stdout).toContain('thumbnailer generate <files or folders...> --out DIR');
     const version = await runCli(['--version'], dir);
     expect(version).toEqual({ code: 0, stdout: `${GENERATOR_VERSION}\n`, stderr: '' });
   });

@@ -1,8 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { listenFailure } from '../../src/cli/serve-command.js';
 import { fixtures } from '../fixtures.js';
-import { type CliChild, killChildren, runCli } from '../helpers/cli.js';
+import { type CliChild, cleanEnv, killChildren, runCli, runCliToEnd } from '../helpers/cli.js';
 import { tempDir, uploadFixtures, waitFor, waitForStatus } from '../helpers/local-service.js';
 
 /** `thumbnailer serve` as shipped: the bundled CLI in a child process. */
@@ -81,7 +84,24 @@ describe('thumbnailer serve', () => {
   it('an unknown flag is a usage error too', async () => {
     const served = run(['serve', '--data', path.join(root, 'bad-flag'), '--prot', '0'], root);
     expect(await served.exited).toEqual({ code: 2, signal: null });
-    expect(served.stderr()).toMatch(/--prot/);
+    expect(served.stderr()).toBe(
+      'thumbnailer serve: unknown option --prot (did you mean --port?)\nRun "thumbnailer help serve" for usage.\n',
+    );
+    expect(served.stdout()).toBe('');
+    expect(existsSync(path.join(root, 'bad-flag'))).toBe(false);
+  });
+
+  it('reads the config file THUMBNAILER_CONFIG names, as the README says: one that is missing is a usage error', async () => {
+    const data = path.join(root, 'config-from-env');
+    const served = runCli(['serve', '--data', data, '--port', '0'], {
+      cwd: root,
+      env: cleanEnv({ THUMBNAILER_CONFIG: 'no-such-config.json' }),
+    });
+    expect(await served.exited).toEqual({ code: 2, signal: null });
+    expect(served.stderr()).toContain(
+      `thumbnailer serve: config file ${path.join(root, 'no-such-config.json')}`,
+    );
+    expect(existsSync(data)).toBe(false);
   });
 
   it('--host 0.0.0.0 without a token prints a loud warning on stderr; with a token it does not', async () => {
@@ -128,5 +148,62 @@ describe('thumbnailer serve', () => {
     expect(second.stderr()).toMatch(/another thumbnailer \(pid \d+\) is serving/);
     first.child.kill('SIGTERM');
     expect((await first.exited).code).toBe(0);
+  });
+
+  it('a port already in use: says so and how to choose another, exit 1, no stack trace; the data folder is left unlocked', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const data = path.join(root, 'port-taken');
+      const result = await runCliToEnd(['serve', '--data', data, '--port', String(port)], { cwd: root });
+      expect(result).toEqual({
+        code: 1,
+        stdout: '',
+        stderr:
+          `thumbnailer: port ${port} on 127.0.0.1 is already in use; ` +
+          'choose another with --port or THUMBNAILER_PORT (0 picks a free one)\n',
+      });
+      // (That the database is closed too is checked in process: test/local/api.test.ts.)
+      expect(existsSync(path.join(data, 'serve.lock'))).toBe(false);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
+  // 192.0.2.1 (TEST-NET-1) is no address of this machine, unless the kernel lets any address be bound.
+  const nonLocalBind = readFileSync('/proc/sys/net/ipv4/ip_nonlocal_bind', 'utf8').trim() !== '0';
+  it.skipIf(nonLocalBind)('an address of no interface here: says so and names --host, exit 1', async () => {
+    const data = path.join(root, 'foreign-host');
+    const result = await runCliToEnd(
+      ['serve', '--data', data, '--port', '0', '--host', '192.0.2.1', '--token', 't'],
+      { cwd: root },
+    );
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        'thumbnailer: cannot listen on 192.0.2.1: no network interface of this machine has that address; ' +
+        'choose another with --host or THUMBNAILER_HOST (127.0.0.1: this machine only; 0.0.0.0: every interface)\n',
+    });
+    expect(existsSync(path.join(data, 'serve.lock'))).toBe(false);
+  });
+});
+
+describe('listenFailure', () => {
+  it('names the setting to change for each reason a listen fails', () => {
+    expect(listenFailure({ code: 'EACCES', syscall: 'listen' }, '127.0.0.1', 80)).toBe(
+      'no permission to listen on port 80 on 127.0.0.1 (ports below 1024 need privileges); ' +
+        'choose another with --port or THUMBNAILER_PORT (0 picks a free one)',
+    );
+    expect(listenFailure({ code: 'ENOTFOUND', syscall: 'getaddrinfo' }, 'nas.invalid', 8080)).toBe(
+      'cannot listen on nas.invalid: no address found for that name (ENOTFOUND); ' +
+        'choose another with --host or THUMBNAILER_HOST (127.0.0.1: this machine only; 0.0.0.0: every interface)',
+    );
+  });
+
+  it('leaves other failures as they are', () => {
+    expect(listenFailure({ code: 'EACCES', syscall: 'mkdir' }, '127.0.0.1', 8080)).toBeUndefined();
+    expect(listenFailure(new Error('another thumbnailer is serving'), '127.0.0.1', 8080)).toBeUndefined();
   });
 });

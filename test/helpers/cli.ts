@@ -59,3 +59,31 @@ export async function killChildren(): Promise<void> {
   for (const child of runningChildren) child.kill('SIGKILL');
   await waitFor(() => runningChildren.size === 0, 10_000, 'children gone');
 }
+
+/** Runs `thumbnailer <args>` to its end: exit status and all of its output (read to the close). */
+export function runCliToEnd(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; nodeOptions?: string[] } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [...(options.nodeOptions ?? []), CLI, ...args], {
+    cwd: options.cwd ?? REPO,
+    env: options.env ?? cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  runningChildren.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      runningChildren.delete(child);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

@@ -813,7 +813,7 @@ describe('local service: lifecycle', () => {
     );
   });
 
-  it('a port already in use makes startLocalService reject and leaves the data folder unlocked', async () => {
+  it('a port already in use makes startLocalService reject, closing its database and unlocking the data folder', async () => {
     const first = await startTestService({ dataDir: path.join(root, 'one') });
     services.push(first);
     const port = Number(new URL(first.url).port);
@@ -828,7 +828,10 @@ describe('local service: lifecycle', () => {
         concurrency: 1,
         log: { log() {} },
       }),
-    ).rejects.toThrow(/EADDRINUSE/);
+    ).rejects.toMatchObject({ code: 'EADDRINUSE', syscall: 'listen' });
     expect(existsSync(path.join(dataDir, 'serve.lock'))).toBe(false);
+    // The database was opened (and written): SQLite removes its write-ahead log once it is closed.
+    expect(existsSync(path.join(dataDir, 'queue.sqlite'))).toBe(true);
+    expect(existsSync(path.join(dataDir, 'queue.sqlite-wal'))).toBe(false);
   });
 });
