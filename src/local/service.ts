@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { access, constants, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { access, constants, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAltTextModel } from '../adapters/alt-text-models.js';
+import { lockDataFolder } from '../adapters/data-folder-lock.js';
 import { FolderStore } from '../adapters/folder-store.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, SqliteQueue } from '../adapters/sqlite-queue.js';
 import type { AltTextConfig } from '../config.js';
@@ -46,7 +47,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   const log = options.log ?? jsonLogger();
   const dataDir = path.resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true });
-  const releaseLock = await lockDataDir(dataDir);
+  const lock = lockDataFolder(dataDir);
   await Promise.all(STORE_FOLDERS.map((name) => mkdir(path.join(dataDir, name), { recursive: true })));
   const [originals, thumbnails, altText, failures] = STORE_FOLDERS.map(
     (name) => new FolderStore(path.join(dataDir, name)),
@@ -119,7 +120,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   await listen(server, options.port, options.host).catch(async (error: unknown) => {
     // Port in use, no permission: leave the data folder as we found it, unlocked.
     queue.close();
-    await releaseLock();
+    lock.release();
     throw error;
   });
   workers.start();
@@ -145,7 +146,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
         });
         await workers.stop();
         queue.close();
-        await releaseLock();
+        lock.release();
       })();
       return closing;
     },
@@ -222,49 +223,6 @@ async function removeInterruptedWrites(
     }
   }
   return removed;
-}
-
-/** The data folders locked by services of this process. */
-const lockedHere = new Set<string>();
-
-/**
- * One service per data folder: a second one would take back the first one's leases. The lock
- * file holds the owner's pid; a lock whose process is gone (kill -9) is taken over.
- */
-async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
-  const lock = path.join(dataDir, 'serve.lock');
-  // A lock file with our own pid is stale (a pid reused after a crash, as pid 1 in containers)
-  // unless a service of this very process holds it.
-  if (lockedHere.has(dataDir)) throw new Error(`another thumbnailer (this process) is serving ${dataDir}`);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(lock, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      lockedHere.add(dataDir);
-      return async () => {
-        await rm(lock, { force: true });
-        lockedHere.delete(dataDir);
-      };
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'EEXIST') throw error;
-      const owner = Number(await readFile(lock, 'utf8').catch(() => ''));
-      if (owner && owner !== process.pid && isAlive(owner)) {
-        throw new Error(`another thumbnailer (pid ${owner}) is serving ${dataDir}`);
-      }
-      await rm(lock, { force: true });
-    }
-  }
-  throw new Error(`could not lock ${dataDir}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: string }).code === 'EPERM';
-  }
 }
 
 /** The folder holding package.json and public/, from src/, dist/ or the bundled dist/cli.js alike. */

@@ -5,8 +5,23 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listenFailure } from '../../src/cli/serve-command.js';
 import { fixtures } from '../fixtures.js';
-import { type CliChild, cleanEnv, killChildren, runCli, runCliToEnd } from '../helpers/cli.js';
-import { tempDir, uploadFixtures, waitFor, waitForStatus } from '../helpers/local-service.js';
+import {
+  CLI,
+  type CliChild,
+  cleanEnv,
+  killChildren,
+  runCli,
+  runCliToEnd,
+  runCommand,
+} from '../helpers/cli.js';
+import {
+  dataFolderLocked,
+  getImage,
+  tempDir,
+  uploadFixtures,
+  waitFor,
+  waitForStatus,
+} from '../helpers/local-service.js';
 
 /** `thumbnailer serve` as shipped: the bundled CLI in a child process. */
 const run = (args: string[], cwd: string): CliChild => runCli(args, { cwd });
@@ -51,7 +66,7 @@ describe('thumbnailer serve', () => {
       data,
     });
     expect(Number(new URL(ready.url).port)).toBeGreaterThan(0);
-    expect(existsSync(path.join(data, 'serve.lock'))).toBe(true);
+    expect(dataFolderLocked(data)).toBe(true);
 
     const [item] = await uploadFixtures(ready, [{ path: fixtures.photo.branches }]);
     const record = await waitForStatus(ready, item?.key as string, ['done', 'failed']);
@@ -60,7 +75,7 @@ describe('thumbnailer serve', () => {
 
     served.child.kill('SIGTERM');
     expect(await served.exited).toEqual({ code: 0, signal: null });
-    expect(existsSync(path.join(data, 'serve.lock'))).toBe(false);
+    expect(dataFolderLocked(data)).toBe(false);
     // Logs are JSON lines on stderr, with the key of the image where there is one.
     const logs = served
       .stderr()
@@ -166,7 +181,7 @@ describe('thumbnailer serve', () => {
           'choose another with --port or THUMBNAILER_PORT (0 picks a free one)\n',
       });
       // (That the database is closed too is checked in process: test/local/api.test.ts.)
-      expect(existsSync(path.join(data, 'serve.lock'))).toBe(false);
+      expect(dataFolderLocked(data)).toBe(false);
     } finally {
       await new Promise((resolve) => holder.close(resolve));
     }
@@ -187,8 +202,35 @@ describe('thumbnailer serve', () => {
         'thumbnailer: cannot listen on 192.0.2.1: no network interface of this machine has that address; ' +
         'choose another with --host or THUMBNAILER_HOST (127.0.0.1: this machine only; 0.0.0.0: every interface)\n',
     });
-    expect(existsSync(path.join(data, 'serve.lock'))).toBe(false);
+    expect(dataFolderLocked(data)).toBe(false);
   });
+
+  it('restarts at once after kill -9, 20 times in a row; every accepted upload ends done or failed', async () => {
+    // What a supervisor does (systemd, a container runtime, a shell loop): kill -9, start again
+    // straight away. Each killed service is the child of a parent that never reaps it (as when a
+    // process group dies and the orphan waits for an init that is slow to reap): it stays a
+    // zombie, whose pid still answers kill(pid, 0).
+    const data = path.join(root, 'crash-loop');
+    const accepted: string[] = [];
+    for (let round = 0; round < 20; round++) {
+      const served = serveUnderNonReapingParent(['--data', data, '--port', '0', '--concurrency', '1'], root);
+      const ready = await listening(served);
+      const [item] = await uploadFixtures(ready, [
+        { path: fixtures.formats.webpLossy, name: `round-${round}.webp` },
+      ]);
+      accepted.push(item?.key as string);
+      process.kill(await servicePid(served), 'SIGKILL');
+    }
+    const last = run(['serve', '--data', data, '--port', '0'], root);
+    const ready = await listening(last);
+    for (const key of accepted) {
+      const record = await waitForStatus(ready, key, ['done', 'failed']);
+      expect(record.status, key).toBe('done');
+    }
+    expect((await getImage(ready, accepted[0] as string)).renditions.length).toBeGreaterThan(0);
+    last.child.kill('SIGTERM');
+    expect((await last.exited).code, last.stderr()).toBe(0);
+  }, 60_000);
 });
 
 describe('listenFailure', () => {
@@ -208,3 +250,17 @@ describe('listenFailure', () => {
     expect(listenFailure(new Error('another thumbnailer is serving'), '127.0.0.1', 8080)).toBeUndefined();
   });
 });
+
+/**
+ * `thumbnailer serve` as the child of a shell that then becomes `sleep`, which never waits for
+ * children: once killed, the service stays a zombie until the test kills the sleep.
+ */
+function serveUnderNonReapingParent(args: string[], cwd: string): CliChild {
+  const quoted = [process.execPath, CLI, 'serve', ...args].map((arg) => `'${arg}'`).join(' ');
+  return runCommand('sh', ['-c', `${quoted} & echo "service-pid=$!" >&2; exec sleep 300`], { cwd });
+}
+
+async function servicePid(served: CliChild): Promise<number> {
+  const match = await waitFor(() => /service-pid=(\d+)/.exec(served.stderr()), 5_000, 'the service pid');
+  return Number(match[1]);
+}

@@ -31,7 +31,16 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 
 /** Starts `thumbnailer <args>` in a child process, collecting its output. */
 export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliChild {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  return runCommand(process.execPath, [CLI, ...args], options);
+}
+
+/** Starts any command in a child process, collecting its output; killChildren() stops it. */
+export function runCommand(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): CliChild {
+  const child = spawn(command, args, {
     cwd: options.cwd ?? REPO,
     env: options.env ?? cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DataFolderLockedError, lockDataFolder } from '../../src/adapters/data-folder-lock.js';
 import { parseConfig } from '../../src/config.js';
 import type { ImageRecord } from '../../src/local/image-records.js';
 import type { LogLevel } from '../../src/local/log.js';
@@ -36,6 +37,17 @@ export { waitFor };
 export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), `thumbnailer-${prefix}-`));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Whether a service holds the data folder's lock now (tried without waiting, released at once). */
+export function dataFolderLocked(dataDir: string): boolean {
+  try {
+    lockDataFolder(dataDir, 0).release();
+    return false;
+  } catch (error) {
+    if (error instanceof DataFolderLockedError) return true;
+    throw error;
+  }
 }
 
 export type TestService = LocalService & { logs: LogLine[] };

@@ -9,6 +9,7 @@ import { fixtures } from '../fixtures.js';
 import { listFiles } from '../helpers/files.js';
 import {
   chunked,
+  dataFolderLocked,
   getImage,
   imagePath,
   multipartBody,
@@ -775,7 +776,7 @@ describe('local service: lifecycle', () => {
     const [item] = await uploadFixtures(first, [{ path: fixtures.formats.webpLossy }]);
     expect((await waitForStatus(first, item?.key as string, ['done'])).status).toBe('done');
     await first.close();
-    expect(existsSync(path.join(dataDir, 'serve.lock'))).toBe(false);
+    expect(dataFolderLocked(dataDir)).toBe(false);
     const second = await startTestService({ dataDir });
     services.push(second);
     expect((await getImage(second, item?.key as string)).status).toBe('done');
@@ -804,7 +805,7 @@ describe('local service: lifecycle', () => {
     await closing;
     // The client learns that its upload did not go through: no 202.
     expect((await stalled).status).not.toBe(202);
-    expect(existsSync(path.join(dataDir, 'serve.lock'))).toBe(false);
+    expect(dataFolderLocked(dataDir)).toBe(false);
     expect((await keptFiles(dataDir)).originals).toEqual([]);
     await waitFor(
       async () => (await keptFiles(dataDir)).tmp.length === 0,
@@ -829,7 +830,7 @@ describe('local service: lifecycle', () => {
         log: { log() {} },
       }),
     ).rejects.toMatchObject({ code: 'EADDRINUSE', syscall: 'listen' });
-    expect(existsSync(path.join(dataDir, 'serve.lock'))).toBe(false);
+    expect(dataFolderLocked(dataDir)).toBe(false);
     // The database was opened (and written): SQLite removes its write-ahead log once it is closed.
     expect(existsSync(path.join(dataDir, 'queue.sqlite'))).toBe(true);
     expect(existsSync(path.join(dataDir, 'queue.sqlite-wal'))).toBe(false);
