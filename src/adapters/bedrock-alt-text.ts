@@ -184,8 +184,8 @@ export function accessDeniedFix(model: string, region = '<region>'): string {
 
 /** A client from the standard AWS chain (env, profile, role) and region, for the entry points. */
 export function bedrockAltTextModel(
-  options: BedrockAltTextOptions & { region?: string },
+  options: BedrockAltTextOptions & { region?: string; capture?: <T>(client: T) => T },
 ): BedrockAltTextModel {
   const client = new BedrockRuntimeClient(options.region ? { region: options.region } : {});
-  return new BedrockAltTextModel(client, options);
+  return new BedrockAltTextModel(options.capture ? options.capture(client) : client, options);
 }

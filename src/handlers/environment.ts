@@ -112,6 +112,8 @@ export async function altTextDepsFromEnv(
   s3 = s3ClientFromEnv(env),
   sqs = sqsClientFromEnv(env),
   sns = new SNSClient({}),
+  /** Wraps the model's SDK client (tracing), when the provider has one. */
+  capture?: <T>(client: T) => T,
 ): Promise<AltTextHandlerDeps> {
   assertEnv(env, REQUIRED_ENVIRONMENT.altText);
   // ALT_TEXT_PROVIDER, ALT_TEXT_MODEL, ALT_TEXT_LANGUAGE, OPENAI_* (and the THUMBNAILER_* limits).
@@ -120,7 +122,7 @@ export async function altTextDepsFromEnv(
   return {
     altText: new S3Store(s3, requiredEnv('ALT_TEXT_BUCKET', env)),
     originals: new S3Store(s3, requiredEnv('ORIGINALS_BUCKET', env)),
-    model: await createAltTextModel(config.altText),
+    model: await createAltTextModel(config.altText, capture),
     language: config.altText.language,
     image: config,
     redelivery: new SqsRedeliveryDelay(sqs),
