@@ -82,7 +82,7 @@ variable "alt_text_language" {
 }
 
 variable "alt_text_maximum_concurrency" {
-  description = "Most concurrent alt-text invocations (2 or more; null: no cap): keeps the model's request rate under its quota."
+  description = "Most concurrent alt-text invocations (2 or more; null: no cap): with the batch size, bounds the requests the model gets at once."
   type        = number
   default     = 5
 

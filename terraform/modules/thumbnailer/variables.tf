@@ -265,7 +265,7 @@ variable "thumbnail_maximum_concurrency" {
 }
 
 variable "alt_text_maximum_concurrency" {
-  description = "Most concurrent invocations the alt-text queue's event source mapping starts (2 to 1000; null: no limit). This holds the model's request rate under its quota in a bulk import: each invocation makes about one request per image, a few seconds each, so 5 invocations stay near 100-150 requests a minute. Raise it with the account's Bedrock quota for the model."
+  description = "Most concurrent invocations the alt-text queue's event source mapping starts (2 to 1000; null: no limit). This bounds the model's load in a bulk import: the records of a batch are described concurrently, so the model gets at most this times batch_size requests at once (50 by default), instead of as many as Lambda scales to. Set it, with batch_size, under the account's Bedrock quotas for the model (requests and tokens per minute)."
   type        = number
   default     = 5
 
