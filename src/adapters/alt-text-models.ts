@@ -6,7 +6,11 @@ import { OpenAiAltTextModel } from './openai-alt-text.js';
  * The configured alt-text model, or undefined when the provider is `off`. Bedrock's SDK is
  * loaded only when Bedrock is the provider.
  */
-export async function createAltTextModel(config: AltTextConfig): Promise<AltTextModel | undefined> {
+export async function createAltTextModel(
+  config: AltTextConfig,
+  /** Wraps Bedrock's SDK client, e.g. to trace its calls. */
+  capture?: <T>(client: T) => T,
+): Promise<AltTextModel | undefined> {
   switch (config.provider) {
     case 'off':
       return undefined;
@@ -24,6 +28,7 @@ export async function createAltTextModel(config: AltTextConfig): Promise<AltText
         model: config.model,
         timeoutMs: config.timeoutMs,
         structuredOutput: config.structuredOutput,
+        capture,
       });
     }
   }

@@ -78,7 +78,8 @@ export class BedrockAltTextModel implements AltTextModel {
         abortSignal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
-      throw this.classify(error, timeoutMs);
+      const region = await Promise.resolve(this.client.config.region()).catch(() => undefined);
+      throw this.classify(error, timeoutMs, region);
     }
     const text = (output.output?.message?.content ?? [])
       .map((block) => block.text ?? '')
@@ -95,7 +96,7 @@ export class BedrockAltTextModel implements AltTextModel {
     };
   }
 
-  private classify(error: unknown, timeoutMs: number): ThumbnailerError {
+  private classify(error: unknown, timeoutMs: number, region?: string): ThumbnailerError {
     if (error instanceof ThumbnailerError) return error;
     const e = error as {
       name?: string;
@@ -128,10 +129,7 @@ export class BedrockAltTextModel implements AltTextModel {
           timeout: true,
         });
       case 'AccessDeniedException':
-        return new ProviderAuthError(
-          `${said} (the AWS identity may not invoke ${this.model}: grant bedrock:InvokeModel on it and enable access to the model in the Bedrock console)`,
-          { cause: error },
-        );
+        return new ProviderAuthError(`${said} (${accessDeniedFix(this.model, region)})`, { cause: error });
       case 'UnrecognizedClientException':
       case 'InvalidSignatureException':
       case 'ExpiredTokenException':
@@ -159,10 +157,35 @@ export class BedrockAltTextModel implements AltTextModel {
   }
 }
 
+/** A cross-Region inference profile id: a geography, then the model id (us.amazon.nova-lite-v1:0). */
+const PROFILE_ID = /^(us|eu|apac|jp|au|us-gov|global)\.(.+)$/;
+
+/**
+ * What to change when Bedrock denies the model: the exact grants (the mistake a first deploy
+ * makes is granting a profile id as a foundation-model ARN), and the one-time subscription.
+ */
+export function accessDeniedFix(model: string, region = '<region>'): string {
+  const profile = PROFILE_ID.exec(model);
+  const subscription =
+    "a third-party model (Claude...) also needs, on its first call, aws-marketplace:Subscribe (its product id) and aws-marketplace:ViewSubscriptions, and Anthropic's use-case form in the Bedrock console";
+  if (model.startsWith('arn:')) {
+    return `the AWS identity may not invoke ${model}: grant bedrock:InvokeModel on that ARN and on the foundation models it routes to; ${subscription}`;
+  }
+  if (!profile) {
+    return `the AWS identity may not invoke ${model}: grant bedrock:InvokeModel on arn:aws:bedrock:${region}::foundation-model/${model} (ALT_TEXT_MODEL; if the model is only offered through a cross-Region inference profile here, use its id, e.g. us.${model}); ${subscription}`;
+  }
+  const [, geography, base] = profile;
+  const routed =
+    geography === 'global'
+      ? `arn:aws:bedrock:${region}::foundation-model/${base} and arn:aws:bedrock:::foundation-model/${base} (with aws:RequestedRegion "unspecified")`
+      : `arn:aws:bedrock:<each Region the profile routes to>::foundation-model/${base}`;
+  return `the AWS identity may not invoke ${model}, a cross-Region inference profile: grant bedrock:InvokeModel on arn:aws:bedrock:${region}:<account>:inference-profile/${model} and on ${routed}, not on a foundation-model ARN named after the profile (the Terraform module grants these when alt_text_model is the profile id; aws bedrock get-inference-profile lists its Regions); no SCP may deny those Regions; ${subscription}`;
+}
+
 /** A client from the standard AWS chain (env, profile, role) and region, for the entry points. */
 export function bedrockAltTextModel(
-  options: BedrockAltTextOptions & { region?: string },
+  options: BedrockAltTextOptions & { region?: string; capture?: <T>(client: T) => T },
 ): BedrockAltTextModel {
   const client = new BedrockRuntimeClient(options.region ? { region: options.region } : {});
-  return new BedrockAltTextModel(client, options);
+  return new BedrockAltTextModel(options.capture ? options.capture(client) : client, options);
 }

@@ -110,6 +110,8 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
     failures: new PrefixedStore(thumbnails, 'failures/dead-letters/'),
     retryNotes: new PrefixedStore(thumbnails, 'failures/'),
     alerts: new SnsAlerts(sns, alertsTopic),
+    alertState: new PrefixedStore(thumbnails, 'failures/'),
+    redriveEnvironment: `THUMBNAILS_BUCKET=${resources.buckets.thumbnails}`,
     logger,
   });
 

@@ -2,9 +2,11 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSRecord } from 'aws-lambda';
+import type { AlertDigest } from '../core/alert-digest.js';
 import { type AltTextDeps, describeObjectCreated, recordAltTextFailure } from '../core/alt-text.js';
 import { classifyError, MAX_RETRY_AFTER_MS, retryAfterMsOf, type ThumbnailerError } from '../core/errors.js';
 import type { ObjectStore, RedeliveryDelay } from '../ports.js';
+import { alertOnModelRefusal } from './model-alerts.js';
 import { forEachObjectCreated, retryNotes, withMetrics } from './sqs-events.js';
 import type { SqsBatchHandler } from './thumbnail.js';
 
@@ -17,6 +19,8 @@ export interface AltTextHandlerDeps extends AltTextDeps {
   redelivery?: RedeliveryDelay;
   /** Where the last error of a retried message is noted, for the failover's record. */
   failures?: ObjectStore;
+  /** Alert digests when the model refuses the function (access denied, unknown model, quota). */
+  alerts?: AlertDigest;
 }
 
 export function createAltTextHandler(deps: AltTextHandlerDeps): SqsBatchHandler {
@@ -47,6 +51,7 @@ export function createAltTextHandler(deps: AltTextHandlerDeps): SqsBatchHandler 
         count('PermanentFailures');
         await recordAltTextFailure(deps.altText, event, error);
         deps.logger.error('alt text failed', { code: error.code, error: error.message });
+        await alertOnModelRefusal(deps, record, event.key, error);
       }
     });
   };

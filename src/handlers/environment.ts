@@ -9,6 +9,7 @@ import { S3Store } from '../adapters/s3-store.js';
 import { SnsAlerts } from '../adapters/sns-alerts.js';
 import { SqsRedeliveryDelay } from '../adapters/sqs-redelivery.js';
 import { parseConfig } from '../config.js';
+import { AlertDigest } from '../core/alert-digest.js';
 import { InvalidConfigError } from '../core/errors.js';
 import type { AltTextHandlerDeps } from './alt-text.js';
 import type { FailoverDeps } from './failover.js';
@@ -21,7 +22,8 @@ import type { ThumbnailHandlerDeps } from './thumbnail.js';
  *
  *   ORIGINALS_BUCKET, THUMBNAILS_BUCKET, ALT_TEXT_BUCKET   the three buckets
  *   FAILURES_BUCKET      optional; failure records go under `failures/` in the thumbnails bucket
- *   ALERTS_TOPIC_ARN     failover: where alerts are published
+ *   ALERTS_TOPIC_ARN     failover (and alt-text, optional): where alert digests are published
+ *   ALERT_DIGEST_SECONDS at most one digest per queue in this time (default 300)
  *   ALT_TEXT_PROVIDER, ALT_TEXT_MODEL, ALT_TEXT_LANGUAGE, OPENAI_*: the alt-text model (README)
  *   THUMBNAILER_*        render limits and presets, as everywhere (see README)
  *   AWS_REGION, AWS_ENDPOINT_URL, credentials: the SDK's standard settings. With an endpoint
@@ -109,18 +111,31 @@ export async function altTextDepsFromEnv(
   env: Env = process.env,
   s3 = s3ClientFromEnv(env),
   sqs = sqsClientFromEnv(env),
+  sns = new SNSClient({}),
+  /** Wraps the model's SDK client (tracing), when the provider has one. */
+  capture?: <T>(client: T) => T,
 ): Promise<AltTextHandlerDeps> {
   assertEnv(env, REQUIRED_ENVIRONMENT.altText);
   // ALT_TEXT_PROVIDER, ALT_TEXT_MODEL, ALT_TEXT_LANGUAGE, OPENAI_* (and the THUMBNAILER_* limits).
   const config = parseConfig({}, env);
+  const failures = env.FAILURES_BUCKET || env.THUMBNAILS_BUCKET ? failureStore(s3, env, FAILURES) : undefined;
   return {
     altText: new S3Store(s3, requiredEnv('ALT_TEXT_BUCKET', env)),
     originals: new S3Store(s3, requiredEnv('ORIGINALS_BUCKET', env)),
-    model: await createAltTextModel(config.altText),
+    model: await createAltTextModel(config.altText, capture),
     language: config.altText.language,
     image: config,
     redelivery: new SqsRedeliveryDelay(sqs),
-    ...((env.FAILURES_BUCKET || env.THUMBNAILS_BUCKET) && { failures: failureStore(s3, env, FAILURES) }),
+    ...(failures && { failures }),
+    // With a topic (and somewhere to keep the digest state), a model that refuses is alerted on.
+    ...(failures &&
+      env.ALERTS_TOPIC_ARN && {
+        alerts: new AlertDigest({
+          state: failures,
+          alerts: new SnsAlerts(sns, env.ALERTS_TOPIC_ARN),
+          windowMs: digestWindowMs(env),
+        }),
+      }),
     outputBuckets: outputBuckets(env),
     ...observability('thumbnailer-alt-text', env),
   };
@@ -129,6 +144,24 @@ export async function altTextDepsFromEnv(
 /** Where the failover function keeps dead-letter records, when a bucket for them is configured. */
 export function deadLetterRecordsFromEnv(env: Env = process.env, s3 = s3ClientFromEnv(env)) {
   return env.FAILURES_BUCKET || env.THUMBNAILS_BUCKET ? failureStore(s3, env, DEAD_LETTERS) : undefined;
+}
+
+/** ALERT_DIGEST_SECONDS, in milliseconds (undefined: the digest's default). */
+function digestWindowMs(env: Env): number | undefined {
+  if (!env.ALERT_DIGEST_SECONDS) return undefined;
+  const seconds = Number(env.ALERT_DIGEST_SECONDS);
+  if (!(seconds >= 1)) {
+    throw new InvalidConfigError(
+      `ALERT_DIGEST_SECONDS must be a number of seconds, got "${env.ALERT_DIGEST_SECONDS}"`,
+    );
+  }
+  return seconds * 1000;
+}
+
+/** What `thumbnailer redrive` needs to find the failover's records, as the alerts will say. */
+function redriveEnvironment(env: Env): string | undefined {
+  if (env.FAILURES_BUCKET) return `FAILURES_BUCKET=${env.FAILURES_BUCKET}`;
+  return env.THUMBNAILS_BUCKET ? `THUMBNAILS_BUCKET=${env.THUMBNAILS_BUCKET}` : undefined;
 }
 
 export function failoverDepsFromEnv(
@@ -146,6 +179,9 @@ export function failoverDepsFromEnv(
     failures: failureStore(s3, env, DEAD_LETTERS),
     retryNotes: failureStore(s3, env, FAILURES),
     alerts: new SnsAlerts(sns, requiredEnv('ALERTS_TOPIC_ARN', env)),
+    alertState: failureStore(s3, env, FAILURES),
+    digestWindowMs: digestWindowMs(env),
+    redriveEnvironment: redriveEnvironment(env),
     ...observability('thumbnailer-failover', env),
   };
 }

@@ -1,8 +1,21 @@
+import { SNSClient } from '@aws-sdk/client-sns';
 import { createAltTextHandler } from '../handlers/alt-text.js';
-import { altTextDepsFromEnv } from '../handlers/environment.js';
+import { altTextDepsFromEnv, s3ClientFromEnv, sqsClientFromEnv } from '../handlers/environment.js';
+import { tracingFromEnv } from '../handlers/tracing.js';
 
 /**
- * The alt-text Lambda function. Built at module scope (a top-level await: the model's SDK is
- * loaded only for its provider), once per execution environment, at init.
+ * The alt-text Lambda function. Built at module scope (a top-level await: the model's SDK and
+ * the tracer are loaded only when used), once per execution environment, at init.
  */
-export const handler = createAltTextHandler(await altTextDepsFromEnv());
+const tracing = await tracingFromEnv('thumbnailer-alt-text');
+export const handler = tracing.wrap(
+  createAltTextHandler(
+    await altTextDepsFromEnv(
+      process.env,
+      tracing.capture(s3ClientFromEnv()),
+      tracing.capture(sqsClientFromEnv()),
+      tracing.capture(new SNSClient({})),
+      tracing.capture,
+    ),
+  ),
+);

@@ -1,6 +1,6 @@
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BedrockAltTextModel } from '../../src/adapters/bedrock-alt-text.js';
+import { accessDeniedFix, BedrockAltTextModel } from '../../src/adapters/bedrock-alt-text.js';
 import { altTextPrompt } from '../../src/core/alt-text-prompt.js';
 import { type FakeModelServer, startFakeBedrock } from '../helpers/fake-models.js';
 import { altTextModelContract } from './alt-text-model-contract.js';
@@ -94,5 +94,31 @@ describe('Bedrock Converse wire format', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('what an access-denied message tells to change', () => {
+  it('a profile: its inference-profile ARN and the model where it routes, never a foundation model named after it', () => {
+    const fix = accessDeniedFix('eu.amazon.nova-lite-v1:0', 'eu-west-1');
+    expect(fix).toContain('arn:aws:bedrock:eu-west-1:<account>:inference-profile/eu.amazon.nova-lite-v1:0');
+    expect(fix).toContain(
+      'arn:aws:bedrock:<each Region the profile routes to>::foundation-model/amazon.nova-lite-v1:0',
+    );
+    expect(fix).not.toContain('foundation-model/eu.amazon');
+  });
+
+  it('a global profile: the Region-less model ARN with aws:RequestedRegion "unspecified"', () => {
+    expect(accessDeniedFix('global.anthropic.claude-haiku-4-5-20251001-v1:0', 'us-east-1')).toContain(
+      'arn:aws:bedrock:::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0 (with aws:RequestedRegion "unspecified")',
+    );
+  });
+
+  it('a foundation model: its ARN in the region, the profile id as the way out, the Marketplace permissions', () => {
+    const fix = accessDeniedFix('anthropic.claude-3-haiku-20240307-v1:0', 'us-east-1');
+    expect(fix).toContain(
+      'arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0',
+    );
+    expect(fix).toContain('us.anthropic.claude-3-haiku-20240307-v1:0');
+    expect(fix).toContain('aws-marketplace:Subscribe');
   });
 });

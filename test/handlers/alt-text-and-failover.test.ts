@@ -1,13 +1,20 @@
+import { readFile } from 'node:fs/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSEvent } from 'aws-lambda';
 import type { FauxqsServer } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BedrockAltTextModel } from '../../src/adapters/bedrock-alt-text.js';
 import { S3Store } from '../../src/adapters/s3-store.js';
 import { SnsAlerts } from '../../src/adapters/sns-alerts.js';
+import { parseConfig } from '../../src/config.js';
+import { AlertDigest } from '../../src/core/alert-digest.js';
 import { createAltTextHandler } from '../../src/handlers/alt-text.js';
 import { createFailoverHandler } from '../../src/handlers/failover.js';
+import { fixtures } from '../fixtures.js';
+import { startFakeBedrock } from '../helpers/fake-models.js';
 import { startFauxqsWithClients } from '../helpers/fauxqs.js';
 
 /** Against fauxqs on 127.0.0.1: real S3, SNS and SQS protocol, spoken to by the AWS SDK. */
@@ -20,7 +27,9 @@ const silent = () => new Logger({ serviceName: 'test', logLevel: 'SILENT' });
 beforeAll(async () => {
   fauxqs = await startFauxqsWithClients();
   ({ server, s3, sns } = fauxqs);
-  for (const bucket of ['alt-text', 'failures']) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  for (const bucket of ['alt-text', 'failures', 'originals']) {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  }
 });
 
 afterAll(() => fauxqs?.stop());
@@ -81,6 +90,7 @@ describe('failover handler', () => {
     const handler = createFailoverHandler({
       failures: new S3Store(s3, 'failures'),
       alerts: new SnsAlerts(sns, topicArn),
+      alertState: new S3Store(s3, 'failures'),
       logger: silent(),
       now: () => new Date('2026-11-27T12:00:00Z'),
     });
@@ -107,18 +117,142 @@ describe('failover handler', () => {
     // The alert went through the topic into the queue subscribed to it.
     const inbox = server.inspectQueue('alerts-inbox')?.messages.ready ?? [];
     expect(inbox).toHaveLength(1);
-    expect(JSON.parse(inbox[0]?.body ?? '{}')).toMatchObject({ keys: ['photos/cat.jpg'], receiveCount: 5 });
+    expect(JSON.parse(inbox[0]?.body ?? '{}')).toMatchObject({
+      deadLetterQueue: 'thumbnail-dlq',
+      count: 1,
+      byCode: { RETRIES_EXHAUSTED: 1 },
+      examples: [{ key: 'photos/cat.jpg', code: 'RETRIES_EXHAUSTED' }],
+      redrive:
+        'npx thumbnailer redrive --dlq-url https://sqs.us-east-1.amazonaws.com/000000000000/thumbnail-dlq',
+    });
+  });
+
+  it('a bulk failure: one digest per queue per window, counting the dead letters by code', async () => {
+    const { topicArn } = server.createTopic('bulk-alerts');
+    server.createQueue('bulk-inbox');
+    server.subscribe({
+      topic: 'bulk-alerts',
+      queue: 'bulk-inbox',
+      attributes: { RawMessageDelivery: 'true' },
+    });
+    let clock = new Date('2026-11-27T12:00:00Z');
+    const handler = createFailoverHandler({
+      failures: new S3Store(s3, 'failures'),
+      alerts: new SnsAlerts(sns, topicArn),
+      alertState: new S3Store(s3, 'failures'),
+      digestWindowMs: 5 * 60_000,
+      redriveEnvironment: 'THUMBNAILS_BUCKET=thumbs',
+      logger: silent(),
+      now: () => clock,
+    });
+    const batch = (from: number, queue = 'bulk-dlq') => ({
+      Records: Array.from({ length: 10 }, (_, i) => sqsRecord(s3EventBody(`import/${from + i}.jpg`), queue)),
+    });
+    // 40 dead letters in 4 batches within two minutes, as a model outage in a bulk import gives.
+    for (const from of [0, 10, 20, 30]) {
+      expect(await handler(batch(from) as unknown as SQSEvent)).toEqual({ batchItemFailures: [] });
+      clock = new Date(clock.getTime() + 30_000);
+    }
+    // Another queue has a window of its own.
+    await handler(batch(100, 'other-dlq') as unknown as SQSEvent);
+    const inbox = () =>
+      (server.inspectQueue('bulk-inbox')?.messages.ready ?? []).map((message) => JSON.parse(message.body));
+    expect(inbox().map((digest) => [digest.deadLetterQueue, digest.count])).toEqual([
+      ['bulk-dlq', 10],
+      ['other-dlq', 10],
+    ]);
+    // Five minutes after the first digest, the next batch sends the 30 held with its own 10.
+    clock = new Date('2026-11-27T12:05:00Z');
+    await handler(batch(40) as unknown as SQSEvent);
+    const second = inbox()[2];
+    expect(second).toMatchObject({
+      deadLetterQueue: 'bulk-dlq',
+      count: 40,
+      byCode: { RETRIES_EXHAUSTED: 40 },
+      since: '2026-11-27T12:00:30.000Z',
+      redrive:
+        'THUMBNAILS_BUCKET=thumbs npx thumbnailer redrive --dlq-url https://sqs.us-east-1.amazonaws.com/000000000000/bulk-dlq',
+    });
+    expect(second.examples).toHaveLength(5);
+    expect(inbox()).toHaveLength(3);
+    // Every dead letter has its record all the same.
+    let records = 0;
+    for await (const _ of new S3Store(s3, 'failures').list('bulk-dlq/')) records += 1;
+    expect(records).toBe(50);
   });
 
   it('keeps a message in its DLQ when its failure record cannot be written', async () => {
     const handler = createFailoverHandler({
       failures: new S3Store(s3, 'no-such-bucket'),
       alerts: { publish: async () => {} },
+      alertState: new S3Store(s3, 'failures'),
       logger: silent(),
     });
     const dead = sqsRecord(s3EventBody('x.jpg'), 'thumbnail-dlq');
     expect(await handler({ Records: [dead] } as unknown as SQSEvent)).toEqual({
       batchItemFailures: [{ itemIdentifier: dead.messageId }],
     });
+  });
+});
+
+describe('alt-text handler, a model that refuses the function', () => {
+  it('records each failure and sends one alert naming the model and the IAM fix', async () => {
+    const bedrock = await startFakeBedrock();
+    const client = new BedrockRuntimeClient({
+      endpoint: bedrock.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: bedrock.acceptedKey, secretAccessKey: 'test-secret' },
+      maxAttempts: 1,
+    });
+    try {
+      const { topicArn } = server.createTopic('model-alerts');
+      server.createQueue('model-inbox');
+      server.subscribe({
+        topic: 'model-alerts',
+        queue: 'model-inbox',
+        attributes: { RawMessageDelivery: 'true' },
+      });
+      const photo = await readFile(fixtures.photo.branches);
+      const keys = ['denied/one.jpg', 'denied/two.jpg', 'denied/three.jpg'];
+      for (const key of keys)
+        await s3.send(new PutObjectCommand({ Bucket: 'originals', Key: key, Body: photo }));
+      bedrock.script({ kind: 'denied' }, { kind: 'denied' }, { kind: 'denied' });
+      const handler = createAltTextHandler({
+        altText: new S3Store(s3, 'alt-text'),
+        originals: new S3Store(s3, 'originals'),
+        model: new BedrockAltTextModel(client, { model: 'us.amazon.nova-lite-v1:0' }),
+        image: parseConfig({}, {}),
+        alerts: new AlertDigest({ state: new S3Store(s3, 'failures'), alerts: new SnsAlerts(sns, topicArn) }),
+        outputBuckets: ['thumbnails', 'alt-text'],
+        logger: silent(),
+      });
+      const event = { Records: keys.map((key) => sqsRecord(s3EventBody(key), 'thumbnailer-alt-text')) };
+      expect(await handler(event as unknown as SQSEvent)).toEqual({ batchItemFailures: [] });
+
+      for (const key of keys) {
+        const stored = JSON.parse(
+          (await new S3Store(s3, 'alt-text').get(`${key}.json`))?.body.toString() ?? '{}',
+        );
+        expect(stored).toMatchObject({ status: 'failed', error: { code: 'PROVIDER_AUTH' } });
+      }
+      // One alert for the three (the others are held for the next digest), saying what to change.
+      const inbox = server.inspectQueue('model-inbox')?.messages.ready ?? [];
+      expect(inbox).toHaveLength(1);
+      const alert = JSON.parse(inbox[0]?.body ?? '{}');
+      expect(alert).toMatchObject({
+        provider: 'bedrock',
+        model: 'us.amazon.nova-lite-v1:0',
+        byCode: { PROVIDER_AUTH: 1 },
+        examples: [{ key: expect.stringMatching(/^denied\//), code: 'PROVIDER_AUTH' }],
+      });
+      expect(alert.fix.join(' ')).toContain('alt_text_model');
+      expect(alert.examples[0].message).toContain(
+        'arn:aws:bedrock:us-east-1:<account>:inference-profile/us.amazon.nova-lite-v1:0',
+      );
+      expect(alert.examples[0].message).toContain('aws-marketplace:Subscribe');
+    } finally {
+      client.destroy();
+      await bedrock.close();
+    }
   });
 });

@@ -386,6 +386,7 @@ class Parser {
     if (name === 'true') return true;
     if (name === 'false') return false;
     if (name === 'null') return null;
+    if (name === 'try' && this.peek('(')) return this.tryCall();
     if (this.take('(')) return this.call(name);
     return this.reference(name);
   }
@@ -408,6 +409,37 @@ class Parser {
     const fn = FUNCTIONS[name];
     if (!fn) throw new HclEvalError(`function ${name}() is not evaluated by these checks`);
     return fn(...args);
+  }
+
+  /** try(a, b, ...): the first argument that evaluates (each parsed on its own, so one that fails is skipped). */
+  private tryCall(): unknown {
+    this.expect('(');
+    const args: Token[][] = [[]];
+    let depth = 0;
+    for (;;) {
+      const token = this.tokens[this.index++];
+      if (!token) throw new HclEvalError('unclosed try(');
+      const op = token.kind === 'op' ? token.text : '';
+      if (depth === 0 && op === ')') break;
+      if (depth === 0 && op === ',') {
+        args.push([]);
+        continue;
+      }
+      if (op === '(' || op === '[' || op === '{') depth += 1;
+      if (op === ')' || op === ']' || op === '}') depth -= 1;
+      args[args.length - 1]?.push(token);
+    }
+    for (const arg of args) {
+      try {
+        const parser = new Parser(this.module, arg, this.scope);
+        const value = parser.expression();
+        parser.expectEnd();
+        return value;
+      } catch (error) {
+        if (!(error instanceof HclEvalError)) throw error;
+      }
+    }
+    throw new HclEvalError('no argument of try() evaluates');
   }
 
   private identifier(): string {

@@ -469,6 +469,27 @@ function broadResource(resource: string): boolean {
   return !resource.startsWith('${') || !/^[/:]/.test(literal);
 }
 
+/**
+ * Actions AWS defines without a resource type: a policy can only grant them on "*". Each is
+ * allowed on "*" alone, and those that can be narrowed by a condition must be.
+ */
+const UNSCOPED_ACTIONS: Record<string, { narrowedBy?: string }> = {
+  'xray:PutTraceSegments': {},
+  'xray:PutTelemetryRecords': {},
+  'aws-marketplace:ViewSubscriptions': {},
+  'aws-marketplace:Subscribe': { narrowedBy: 'aws-marketplace:ProductId' },
+};
+
+function unscopedOnly(statement: Statement): string[] | undefined {
+  const actions = strings(statement.actions);
+  if (actions.length === 0 || !actions.every((action) => action in UNSCOPED_ACTIONS)) return undefined;
+  return actions.flatMap((action) => {
+    const narrowedBy = UNSCOPED_ACTIONS[action]?.narrowedBy;
+    if (!narrowedBy || statement.conditions.some((condition) => condition.variable === narrowedBy)) return [];
+    return [`${action} without a ${narrowedBy} condition`];
+  });
+}
+
 export const leastPrivilegeIam: Invariant = (module) => {
   const documents = identityDocuments(module);
   if (documents.length === 0) return ['no role policy is an aws_iam_policy_document'];
@@ -488,6 +509,10 @@ export const leastPrivilegeIam: Invariant = (module) => {
       }
       const resourceStrings = strings(statement.resources);
       if (resourceStrings.length === 0) problems.push(`${where}: no resources`);
+      const unscoped = unscopedOnly(statement);
+      if (unscoped && resourceStrings.every((resource) => resource === '*')) {
+        return [...problems, ...unscoped.map((problem) => `${where}: ${problem}`)];
+      }
       for (const resource of resourceStrings) {
         if (broadResource(resource)) problems.push(`${where}: wildcard resource ${resource}`);
         // An expression (a dynamic statement's list): no "*" in it, in the for_each it iterates
@@ -689,6 +714,307 @@ export function moduleInterface(root: TfModule, callName: string, child: TfModul
   return violations;
 }
 
+// -------------------------------------------------------------------------------------------
+// Issue #11: what a real account hits first
+
+/** The statements of the alt-text function's policy document. */
+function altTextStatements(module: TfModule): Statement[] {
+  const document = module.data.aws_iam_policy_document?.alt_text;
+  return document ? statementsOf(document) : [];
+}
+
+const sidOf = (statement: Statement) => (typeof statement.raw.sid === 'string' ? statement.raw.sid : '');
+
+/** The texts a statement's resources come from: written, its dynamic for_each, the locals they read. */
+function resourceTexts(module: TfModule, statement: Statement): string[] {
+  const sources = [
+    ...strings(statement.resources),
+    ...(mentions(statement.resources, 'statement.value') ? strings(statement.forEach) : []),
+  ];
+  const texts = [...sources];
+  const seen = new Set<string>();
+  for (let i = 0; i < texts.length; i += 1) {
+    for (const name of Object.keys(module.locals)) {
+      if (!seen.has(name) && mentions(texts[i], `local.${name}`)) {
+        seen.add(name);
+        texts.push(...strings(module.locals[name]));
+      }
+    }
+  }
+  return texts;
+}
+
+const hasCondition = (statement: Statement, variable: string, value?: (values: string[]) => boolean) =>
+  statement.conditions.some(
+    (condition) =>
+      condition.variable === variable && (value === undefined || value(strings(condition.values))),
+  );
+
+/**
+ * Bedrock (issue #11, part 1): a cross-Region inference profile id is granted as an
+ * inference-profile ARN of this account and region (never as a foundation-model ARN, which no
+ * request names: every call AccessDenied), plus the foundation model in each Region of its
+ * geography through that profile only, plus, for global. profiles, the Region-less model ARN
+ * for the "unspecified" requested Region; a marketplace model can subscribe on first use.
+ */
+export const bedrockModelAccess: Invariant = (module) => {
+  const statements = altTextStatements(module).filter((statement) =>
+    strings(statement.actions).includes('bedrock:InvokeModel'),
+  );
+  const violations: string[] = [];
+  const profileArn = strings(module.locals.bedrock_profile_arn).join('');
+  if (
+    !/:inference-profile\/\$\{var\.alt_text_model\}$/.test(profileArn) ||
+    !mentions(profileArn, 'local.account_id')
+  ) {
+    violations.push(
+      'local.bedrock_profile_arn: not arn:...:<region>:<account>:inference-profile/<alt_text_model>',
+    );
+  }
+  const invoke = statements.find((statement) => sidOf(statement) === 'InvokeTheModel');
+  if (!invoke || !resourceTexts(module, invoke).some((text) => mentions(text, 'local.bedrock_profile_arn'))) {
+    violations.push('InvokeTheModel: a profile id is not invoked through local.bedrock_profile_arn');
+  }
+  const throughProfile = (statement: Statement) =>
+    hasCondition(statement, 'bedrock:InferenceProfileArn', (values) =>
+      values.some((value) => mentions(value, 'local.bedrock_profile_arn')),
+    );
+  const routed = statements.filter(
+    (statement) =>
+      resourceTexts(module, statement).some((text) =>
+        /bedrock:\$\{region\}::foundation-model\//.test(text),
+      ) && resourceTexts(module, statement).some((text) => mentions(text, 'local.bedrock_model_regions')),
+  );
+  if (routed.length === 0)
+    violations.push('no statement grants the foundation model in each Region a profile routes to');
+  for (const statement of routed.filter((candidate) => !throughProfile(candidate))) {
+    violations.push(
+      `${sidOf(statement)}: the routed foundation models are not limited to the profile (bedrock:InferenceProfileArn)`,
+    );
+  }
+  const global = statements.filter((statement) =>
+    resourceTexts(module, statement).some((text) => /:bedrock:::foundation-model\//.test(text)),
+  );
+  if (global.length === 0)
+    violations.push('no statement grants a global profile the Region-less foundation-model ARN');
+  for (const statement of global) {
+    if (!hasCondition(statement, 'aws:RequestedRegion', (values) => values.includes('unspecified'))) {
+      violations.push(
+        `${sidOf(statement)}: the Region-less model ARN without aws:RequestedRegion = unspecified`,
+      );
+    }
+    if (!throughProfile(statement)) {
+      violations.push(`${sidOf(statement)}: the Region-less model ARN is not limited to the profile`);
+    }
+  }
+  const regions = (module.locals.bedrock_geography_regions ?? {}) as Record<string, unknown>;
+  for (const geography of ['us', 'eu', 'apac']) {
+    if (strings(regions[geography]).length === 0) {
+      violations.push(`local.bedrock_geography_regions: no Regions for ${geography}. profiles`);
+    }
+  }
+  const subscribes = altTextStatements(module).some(
+    (statement) =>
+      strings(statement.actions).includes('aws-marketplace:Subscribe') &&
+      hasCondition(statement, 'aws-marketplace:ProductId'),
+  );
+  const views = altTextStatements(module).some((statement) =>
+    strings(statement.actions).includes('aws-marketplace:ViewSubscriptions'),
+  );
+  if (!subscribes || !views) {
+    violations.push(
+      'no aws-marketplace:Subscribe (by product id) and ViewSubscriptions for a marketplace model',
+    );
+  }
+  return violations;
+};
+
+/** Every queue and the events topic refuse requests without TLS (aws:SecureTransport). */
+export const tlsOnlyQueuesAndTopics: Invariant = (module) => {
+  const denies = (policy: Block, action: string) =>
+    policyDocuments(module, policy.policy).some(({ block: document }) =>
+      statementsOf(document).some(
+        (statement) =>
+          statement.effect === 'Deny' &&
+          statement.principals.some(isWildcardPrincipal) &&
+          strings(statement.actions).includes(action) &&
+          statement.conditions.some(
+            (condition) =>
+              condition.test === 'Bool' &&
+              condition.variable === 'aws:SecureTransport' &&
+              strings(condition.values).includes('false'),
+          ),
+      ),
+    );
+  const violations: string[] = [];
+  for (const queue of resources(module, 'aws_sqs_queue')) {
+    const policies = resources(module, 'aws_sqs_queue_policy').filter(({ block }) =>
+      mentions(block.queue_url, queue.address),
+    );
+    if (!policies.some(({ block }) => denies(block, 'sqs:*'))) {
+      violations.push(`${queue.address}: no queue policy denies sqs:* without aws:SecureTransport`);
+    }
+  }
+  const notified = resources(module, 'aws_sns_topic').filter(({ address }) =>
+    resources(module, 'aws_s3_bucket_notification').some(({ block }) => mentions(block, address)),
+  );
+  for (const topic of notified) {
+    const policies = resources(module, 'aws_sns_topic_policy').filter(({ block }) =>
+      mentions(block.arn, topic.address),
+    );
+    if (!policies.some(({ block }) => denies(block, 'sns:Publish'))) {
+      violations.push(`${topic.address}: its policy does not deny sns:Publish without aws:SecureTransport`);
+    }
+  }
+  return violations;
+};
+
+/**
+ * Operations (issue #11, part 7): the Lambda application log level follows var.log_level;
+ * tracing is a switch, off by default, that turns on Active tracing, the tracer and the X-Ray
+ * permissions of every role; each worker's mapping has its own maximum concurrency (2 at least).
+ */
+export const operations: Invariant = (module) => {
+  const violations: string[] = [];
+  for (const fn of resources(module, 'aws_lambda_function')) {
+    const logging = blocks(fn.block, 'logging_config')[0];
+    if (!variablesRead(module, [logging?.application_log_level]).has('log_level')) {
+      violations.push(`${fn.address}: the application log level does not follow var.log_level`);
+    }
+    violations.push(
+      ...safely(fn.address, () => {
+        const mode = (tracing: boolean) =>
+          evaluate(module, blocks(fn.block, 'tracing_config')[0]?.mode, { vars: { tracing } });
+        if (module.variable.tracing?.default !== false)
+          return [`${fn.address}: tracing is not off by default`];
+        return mode(true) === 'Active' && mode(false) !== 'Active'
+          ? []
+          : [`${fn.address}: tracing_config is not Active exactly when var.tracing is on`];
+      }),
+    );
+  }
+  violations.push(
+    ...safely('local.common_environment', () => {
+      const enabled = (tracing: boolean) =>
+        evaluate(module, (module.locals.common_environment as Block | undefined)?.POWERTOOLS_TRACE_ENABLED, {
+          vars: { tracing },
+        });
+      return enabled(true) === 'true' && enabled(false) === 'false'
+        ? []
+        : ['local.common_environment: POWERTOOLS_TRACE_ENABLED does not follow var.tracing'];
+    }),
+  );
+  const xray = resources(module, 'aws_iam_role_policy').filter(
+    ({ block }) =>
+      mentions(block.for_each, 'var.tracing') &&
+      mentions(block.for_each, 'local.functions') &&
+      policyDocuments(module, block.policy).some(({ block: document }) =>
+        statementsOf(document).some((statement) =>
+          ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'].every((action) =>
+            strings(statement.actions).includes(action),
+          ),
+        ),
+      ),
+  );
+  if (xray.length === 0)
+    violations.push('no role policy grants every function X-Ray writes when var.tracing is on');
+
+  const workers = (module.locals.workers ?? {}) as Record<string, Block>;
+  for (const mapping of resources(module, 'aws_lambda_event_source_mapping')) {
+    const scaling = [
+      ...blocks(mapping.block, 'scaling_config'),
+      ...blocks(mapping.block.dynamic as Block | undefined, 'scaling_config'),
+    ];
+    if (scaling.length === 0) violations.push(`${mapping.address}: no scaling_config (maximum concurrency)`);
+  }
+  for (const [worker, settings] of Object.entries(workers)) {
+    const variable = /^\$\{var\.(\w+)\}$/.exec(String(settings.maximum_concurrency))?.[1];
+    if (variable !== `${worker}_maximum_concurrency`) {
+      violations.push(
+        `local.workers.${worker}: maximum_concurrency is not var.${worker}_maximum_concurrency`,
+      );
+      continue;
+    }
+    const accepted = allowedValues(module, variable).slice(1);
+    if (accepted.includes(1) || !accepted.includes(2)) {
+      violations.push(`var.${variable}: must accept 2 and refuse 1 (SQS mappings' minimum)`);
+    }
+  }
+  return violations;
+};
+
+/** The outputs never share the originals bucket: a precondition refuses it at plan. */
+export const outputsOutsideOriginals: Invariant = (module) => {
+  const preconditions = Object.values(module.resource)
+    .flatMap((byName) => Object.values(byName))
+    .flatMap((block) => blocks(blocks(block, 'lifecycle')[0], 'precondition'));
+  const guarded = (role: string) =>
+    preconditions.some((precondition) =>
+      new RegExp(
+        `local\\.bucket_names\\.${role}\\s*!=\\s*local\\.bucket_names\\.originals|local\\.bucket_names\\.originals\\s*!=\\s*local\\.bucket_names\\.${role}`,
+      ).test(String(precondition.condition)),
+    );
+  return ['thumbnails', 'alt_text']
+    .filter((role) => !guarded(role))
+    .map((role) => `no precondition refuses a ${role} bucket equal to the originals bucket`);
+};
+
+/**
+ * Alarms beyond a DLQ's depth (issue #11, part 6): the handlers' PermanentFailures for each
+ * worker and the failover's DeadLetters (their namespace and service dimension), the work queues'
+ * ApproximateAgeOfOldestMessage, each function's Throttles; and the DLQ alarms and try_it point
+ * at the command that replays, thumbnailer redrive --dlq-url.
+ */
+export const operationalAlarms: Invariant = (module) => {
+  const alarmBlocks = resources(module, 'aws_cloudwatch_metric_alarm');
+  const alerting = (block: Block) =>
+    resources(module, 'aws_sns_topic').some(({ address }) => mentions(block.alarm_actions, address));
+  const handlerMetric = (metric: string, forEach: (block: Block) => boolean) =>
+    alarmBlocks.some(
+      ({ block }) =>
+        block.metric_name === metric &&
+        mentions(block.namespace, 'var.metrics_namespace') &&
+        /POWERTOOLS_SERVICE_NAME/.test(strings((block.dimensions as Block | undefined)?.service).join('')) &&
+        forEach(block) &&
+        alerting(block),
+    );
+  const violations: string[] = [];
+  if (!handlerMetric('PermanentFailures', (block) => mentions(block.for_each, 'local.workers'))) {
+    violations.push("no alarm on each worker's PermanentFailures (namespace and service of its metrics)");
+  }
+  if (!handlerMetric('DeadLetters', () => true)) violations.push("no alarm on the failover's DeadLetters");
+  const onEach = (namespace: string, metric: string, forEach: string) =>
+    alarmBlocks.some(
+      ({ block }) =>
+        block.namespace === namespace &&
+        block.metric_name === metric &&
+        block.for_each === `\${${forEach}}` &&
+        alerting(block),
+    );
+  if (!onEach('AWS/SQS', 'ApproximateAgeOfOldestMessage', 'aws_sqs_queue.work')) {
+    violations.push('aws_sqs_queue.work: no ApproximateAgeOfOldestMessage alarm');
+  }
+  if (!onEach('AWS/Lambda', 'Throttles', 'aws_lambda_function.this')) {
+    violations.push('aws_lambda_function.this: no Throttles alarm');
+  }
+  const redrive = strings(module.locals.redrive_commands).join('\n');
+  if (!/npx thumbnailer redrive --dlq-url \$\{dlq\.url\}/.test(redrive)) {
+    violations.push('local.redrive_commands: not thumbnailer redrive --dlq-url <the DLQ URL>');
+  }
+  for (const { address, block } of alarmBlocks.filter(
+    ({ block }) =>
+      block.metric_name === 'DeadLetters' || block.metric_name === 'ApproximateNumberOfMessagesVisible',
+  )) {
+    if (!mentions(block.alarm_description, 'local.redrive_commands')) {
+      violations.push(`${address}: its description does not give the redrive command`);
+    }
+  }
+  if (!mentions(module.output.try_it?.value, 'local.redrive_commands')) {
+    violations.push('output.try_it: does not give the redrive command');
+  }
+  return violations;
+};
+
 export const INVARIANTS = {
   publicAccessBlocked,
   tlsOnlyBuckets,
@@ -703,6 +1029,11 @@ export const INVARIANTS = {
   logRetention,
   functionSettings,
   alarms,
+  bedrockModelAccess,
+  tlsOnlyQueuesAndTopics,
+  operations,
+  outputsOutsideOriginals,
+  operationalAlarms,
   variablesTypedAndDescribed,
   numbersValidated,
   referencesExist,

@@ -305,6 +305,185 @@ describe('each invariant reports a broken copy', () => {
     ]);
   });
 
+  it('IAM: "*" only for actions that have no resource, and Subscribe only by product id', async () => {
+    const anyProduct = withParse((module) => {
+      const alt = data(module, 'aws_iam_policy_document', 'alt_text');
+      const dynamic = (alt.dynamic as Block).statement as Block[];
+      const subscribe = dynamic.find((generator) =>
+        JSON.stringify(generator).includes('SubscribeToTheModelOnFirstUse'),
+      ) as Block;
+      delete first(subscribe, 'content').condition;
+    });
+    expect(INVARIANTS.leastPrivilegeIam(anyProduct)).toEqual([
+      'data.aws_iam_policy_document.alt_text SubscribeToTheModelOnFirstUse: aws-marketplace:Subscribe without a aws-marketplace:ProductId condition',
+    ]);
+    const moreThanTraces = await withText(
+      'iam.tf',
+      'actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]',
+      'actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "s3:GetObject"]',
+    );
+    expect(INVARIANTS.leastPrivilegeIam(moreThanTraces)).toEqual([
+      'data.aws_iam_policy_document.tracing SendTraces: wildcard resource *',
+    ]);
+  });
+
+  it('Bedrock: the profile granted as a foundation model, routed models open to any caller, global without its condition', async () => {
+    // The bug of issue #11: the profile id granted as a foundation-model ARN.
+    const asFoundationModel = await withText(
+      'iam.tf',
+      /bedrock_profile_arn\s*= "[^"]*"/,
+      'bedrock_profile_arn = "arn:${local.partition}:bedrock:${local.region}::foundation-model/${var.alt_text_model}"',
+    );
+    expect(INVARIANTS.bedrockModelAccess(asFoundationModel)).toEqual([
+      'local.bedrock_profile_arn: not arn:...:<region>:<account>:inference-profile/<alt_text_model>',
+    ]);
+    // The same bug by another road: a profile id invoked as a foundation model of this region.
+    const invokesTheModel = await withText(
+      'iam.tf',
+      /local\.bedrock_is_profile \? \[local\.bedrock_profile_arn\] : (\[[^\]]*\])/,
+      '$1',
+    );
+    expect(INVARIANTS.bedrockModelAccess(invokesTheModel)).toEqual([
+      'InvokeTheModel: a profile id is not invoked through local.bedrock_profile_arn',
+    ]);
+    const anyCaller = withParse((module) => {
+      const alt = data(module, 'aws_iam_policy_document', 'alt_text');
+      for (const generator of (alt.dynamic as Block).statement as Block[]) {
+        if (JSON.stringify(generator).includes('InvokeTheModelThroughTheProfile')) {
+          delete first(generator, 'content').condition;
+        }
+      }
+    });
+    expect(INVARIANTS.bedrockModelAccess(anyCaller)).toEqual([
+      'InvokeTheModelThroughTheProfile: the routed foundation models are not limited to the profile (bedrock:InferenceProfileArn)',
+    ]);
+    const anyRegion = await withText('iam.tf', 'values   = ["unspecified"]', 'values   = ["us-east-1"]');
+    expect(INVARIANTS.bedrockModelAccess(anyRegion)).toEqual([
+      'InvokeTheGlobalModelThroughTheProfile: the Region-less model ARN without aws:RequestedRegion = unspecified',
+    ]);
+    const noEurope = await withText('iam.tf', /\n\s*eu\s*= \[[^\]]*\]/, '');
+    expect(INVARIANTS.bedrockModelAccess(noEurope)).toEqual([
+      'local.bedrock_geography_regions: no Regions for eu. profiles',
+    ]);
+    const noMarketplace = await withText(
+      'iam.tf',
+      '"aws-marketplace:ViewSubscriptions"',
+      '"aws-marketplace:ListBuilds"',
+    );
+    expect(INVARIANTS.bedrockModelAccess(noMarketplace)).toEqual([
+      'no aws-marketplace:Subscribe (by product id) and ViewSubscriptions for a marketplace model',
+    ]);
+  });
+
+  it('TLS only: a dead-letter queue without a policy, an events topic that takes plain HTTP', async () => {
+    const noDlqPolicy = withParse((module) => {
+      delete module.resource.aws_sqs_queue_policy?.dlq;
+    });
+    expect(INVARIANTS.tlsOnlyQueuesAndTopics(noDlqPolicy)).toEqual([
+      'aws_sqs_queue.dlq: no queue policy denies sqs:* without aws:SecureTransport',
+    ]);
+    const plainTopic = withParse((module) => {
+      const topic = data(module, 'aws_iam_policy_document', 'events_topic');
+      topic.statement = (topic.statement as Block[]).filter((statement) => statement.effect !== 'Deny');
+    });
+    expect(INVARIANTS.tlsOnlyQueuesAndTopics(plainTopic)).toEqual([
+      'aws_sns_topic.events: its policy does not deny sns:Publish without aws:SecureTransport',
+    ]);
+  });
+
+  it('operations: a fixed log level, tracing always on, no X-Ray grant, a shared or too-low concurrency', async () => {
+    const fixedLevel = await withText(
+      'lambda.tf',
+      'application_log_level = local.application_log_level',
+      'application_log_level = "INFO"',
+    );
+    expect(INVARIANTS.operations(fixedLevel)).toEqual([
+      'aws_lambda_function.this: the application log level does not follow var.log_level',
+    ]);
+    const alwaysTraced = await withText('lambda.tf', 'var.tracing ? "Active" : "PassThrough"', '"Active"');
+    expect(INVARIANTS.operations(alwaysTraced)).toEqual([
+      'aws_lambda_function.this: tracing_config is not Active exactly when var.tracing is on',
+    ]);
+    const tracerAlwaysOff = await withText('lambda.tf', 'var.tracing ? "true" : "false"', '"false"');
+    expect(INVARIANTS.operations(tracerAlwaysOff)).toEqual([
+      'local.common_environment: POWERTOOLS_TRACE_ENABLED does not follow var.tracing',
+    ]);
+    const noXray = withParse((module) => {
+      delete module.resource.aws_iam_role_policy?.tracing;
+    });
+    expect(INVARIANTS.operations(noXray)).toEqual([
+      'no role policy grants every function X-Ray writes when var.tracing is on',
+    ]);
+    const shared = await withText(
+      'events.tf',
+      'maximum_concurrency = var.alt_text_maximum_concurrency',
+      'maximum_concurrency = var.thumbnail_maximum_concurrency',
+    );
+    expect(INVARIANTS.operations(shared)).toEqual([
+      'local.workers.alt_text: maximum_concurrency is not var.alt_text_maximum_concurrency',
+    ]);
+    const one = await withText(
+      'variables.tf',
+      'try(var.thumbnail_maximum_concurrency >= 2 &&',
+      'try(var.thumbnail_maximum_concurrency >= 1 &&',
+    );
+    expect(INVARIANTS.operations(one)).toEqual([
+      "var.thumbnail_maximum_concurrency: must accept 2 and refuse 1 (SQS mappings' minimum)",
+    ]);
+    const unbounded = withParse((module) => {
+      delete resource(module, 'aws_lambda_event_source_mapping', 'failover').scaling_config;
+    });
+    expect(INVARIANTS.operations(unbounded)).toEqual([
+      'aws_lambda_event_source_mapping.failover: no scaling_config (maximum concurrency)',
+    ]);
+  });
+
+  it('buckets: thumbnails allowed into the originals bucket', async () => {
+    const unguarded = await withText(
+      'events.tf',
+      'local.bucket_names.thumbnails != local.bucket_names.originals && ',
+      '',
+    );
+    expect(INVARIANTS.outputsOutsideOriginals(unguarded)).toEqual([
+      'no precondition refuses a thumbnails bucket equal to the originals bucket',
+    ]);
+  });
+
+  it('alarms: no PermanentFailures, queue age or throttles alarm, a DLQ alarm and try_it without the redrive', async () => {
+    const wrongNamespace = await withText(
+      'alarms.tf',
+      /namespace\s*= var\.metrics_namespace\n\s*metric_name\s*= "PermanentFailures"/,
+      'namespace = "AWS/Lambda"\n  metric_name = "PermanentFailures"',
+    );
+    expect(INVARIANTS.operationalAlarms(wrongNamespace)).toEqual([
+      "no alarm on each worker's PermanentFailures (namespace and service of its metrics)",
+    ]);
+    const noAgeOrThrottles = withParse((module) => {
+      delete module.resource.aws_cloudwatch_metric_alarm?.queue_age;
+      delete module.resource.aws_cloudwatch_metric_alarm?.function_throttles;
+      delete module.resource.aws_cloudwatch_metric_alarm?.dead_letters;
+    });
+    expect(INVARIANTS.operationalAlarms(noAgeOrThrottles)).toEqual([
+      "no alarm on the failover's DeadLetters",
+      'aws_sqs_queue.work: no ApproximateAgeOfOldestMessage alarm',
+      'aws_lambda_function.this: no Throttles alarm',
+    ]);
+    const moveTask = await withText(
+      'alarms.tf',
+      'Fix the cause, then redrive: ${local.redrive_commands[each.key]}',
+      'Fix the cause, then: aws sqs start-message-move-task --source-arn ${each.value.arn}',
+    );
+    expect(INVARIANTS.operationalAlarms(moveTask)).toEqual([
+      'aws_cloudwatch_metric_alarm.dlq_depth: its description does not give the redrive command',
+    ]);
+    const tryIt = await withText(
+      'outputs.tf',
+      /\n\s*\$\{local\.redrive_commands\.\w+\}/g,
+      '\n    aws sqs start-message-move-task --source-arn ${aws_sqs_queue.dlq["thumbnail"].arn}',
+    );
+    expect(INVARIANTS.operationalAlarms(tryIt)).toEqual(['output.try_it: does not give the redrive command']);
+  });
+
   it('logs: no retention, a function logging elsewhere', () => {
     const noRetention = withParse((module) => {
       delete resource(module, 'aws_cloudwatch_log_group', 'this').retention_in_days;
@@ -364,8 +543,8 @@ describe('each invariant reports a broken copy', () => {
   it('references: a resource, variable, local and data source that do not exist', async () => {
     const typo = await withText(
       'lambda.tf',
-      'ALERTS_TOPIC_ARN  = aws_sns_topic.alerts.arn',
-      'ALERTS_TOPIC_ARN  = aws_sns_topic.alert.arn',
+      'ALERTS_TOPIC_ARN     = aws_sns_topic.alerts.arn',
+      'ALERTS_TOPIC_ARN     = aws_sns_topic.alert.arn',
     );
     expect(INVARIANTS.referencesExist(typo)).toEqual(['aws_sns_topic.alert: no such resource']);
     const more = await withText(
@@ -406,6 +585,7 @@ describe('the handlers get the environment they read', () => {
     expect(Object.keys(real.locals.common_environment as object).sort()).toEqual([
       'POWERTOOLS_LOG_LEVEL',
       'POWERTOOLS_METRICS_NAMESPACE',
+      'POWERTOOLS_TRACE_ENABLED',
     ]);
   });
 

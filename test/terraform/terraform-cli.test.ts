@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${...}" here is Terraform interpolation.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -58,8 +59,26 @@ describe.skipIf(!available)('terraform CLI with a local AWS provider', () => {
 
   it('terraform test: defaults, KMS and filters, existing buckets, rejected settings', () => {
     const result = terraform(moduleDir(), 'test');
-    expect(result.stdout).toContain('Success! 5 passed, 0 failed.');
+    expect(result.stdout).toContain('Success! 9 passed, 0 failed.');
     expect(result.status).toBe(0);
+  });
+
+  it('terraform test fails when an inference profile is granted as a foundation model (issue #11)', () => {
+    const iam = path.join(moduleDir(), 'iam.tf');
+    const original = readFileSync(iam, 'utf8');
+    const broken = original.replace(
+      /bedrock_profile_arn\s*= "[^"]*"/,
+      'bedrock_profile_arn = "arn:${local.partition}:bedrock:${local.region}::foundation-model/${var.alt_text_model}"',
+    );
+    expect(broken).not.toBe(original);
+    writeFileSync(iam, broken);
+    try {
+      const result = terraform(moduleDir(), 'test');
+      expect(result.status).not.toBe(0);
+      expect(`${result.stdout}${result.stderr}`).toMatch(/run "geographic_inference_profile"\.\.\. fail/);
+    } finally {
+      writeFileSync(iam, original);
+    }
   });
 
   it('terraform test fails when the validation that guards the visibility timeout is weakened', () => {

@@ -27,6 +27,15 @@ module "thumbnailer" {
   create_kms_key = var.create_kms_key
   alert_email    = var.alert_email
 
-  alt_text_provider = var.alt_text_provider
-  alt_text_model    = var.alt_text_model
+  alt_text_provider                = var.alt_text_provider
+  alt_text_model                   = var.alt_text_model
+  alt_text_model_regions           = var.alt_text_model_regions
+  alt_text_model_arns              = var.alt_text_model_arns
+  alt_text_marketplace_product_ids = var.alt_text_marketplace_product_ids
+  alt_text_language                = var.alt_text_language
+  alt_text_maximum_concurrency     = var.alt_text_maximum_concurrency
+  thumbnail_maximum_concurrency    = var.thumbnail_maximum_concurrency
+
+  log_level = var.log_level
+  tracing   = var.tracing
 }

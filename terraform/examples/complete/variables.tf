@@ -52,7 +52,65 @@ variable "alt_text_provider" {
 }
 
 variable "alt_text_model" {
-  description = "Bedrock model id for alt text."
+  description = "Bedrock model for alt text: a foundation model id (amazon.nova-lite-v1:0, the default), or a cross-Region inference profile id such as us.amazon.nova-lite-v1:0, eu.amazon.nova-lite-v1:0 or global.anthropic.claude-haiku-4-5-20251001-v1:0 (the module grants the profile and the model in the Regions it routes to)."
   type        = string
   default     = "amazon.nova-lite-v1:0"
+}
+
+variable "alt_text_model_regions" {
+  description = "Regions an inference profile routes to, when they differ from the module's table for its geography (aws bedrock get-inference-profile lists them). null: the table."
+  type        = list(string)
+  default     = null
+}
+
+variable "alt_text_model_arns" {
+  description = "The exact ARNs the alt-text function may invoke, replacing what the module derives from alt_text_model (an application inference profile, say). null: derived."
+  type        = list(string)
+  default     = null
+}
+
+variable "alt_text_marketplace_product_ids" {
+  description = "AWS Marketplace product ids of a third-party model (Claude...), so that its first call can subscribe the account. Amazon's models need none."
+  type        = list(string)
+  default     = []
+}
+
+variable "alt_text_language" {
+  description = "Language of the alt text, a BCP 47 tag (en, fr, pt-BR)."
+  type        = string
+  default     = "en"
+}
+
+variable "alt_text_maximum_concurrency" {
+  description = "Most concurrent alt-text invocations (2 or more; null: no cap): with the batch size, bounds the requests the model gets at once."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.alt_text_maximum_concurrency == null || try(var.alt_text_maximum_concurrency >= 2, false)
+    error_message = "alt_text_maximum_concurrency must be 2 or more, or null."
+  }
+}
+
+variable "thumbnail_maximum_concurrency" {
+  description = "Most concurrent thumbnail invocations (2 or more; null: no cap)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.thumbnail_maximum_concurrency == null || try(var.thumbnail_maximum_concurrency >= 2, false)
+    error_message = "thumbnail_maximum_concurrency must be 2 or more, or null."
+  }
+}
+
+variable "log_level" {
+  description = "Log level of the functions: DEBUG, INFO, WARN, ERROR, CRITICAL or SILENT."
+  type        = string
+  default     = "INFO"
+}
+
+variable "tracing" {
+  description = "X-Ray tracing of the functions (off by default)."
+  type        = bool
+  default     = false
 }

@@ -1,8 +1,8 @@
 locals {
   # The two workers, each with its queue and dead-letter queue.
   workers = {
-    thumbnail = { queue = local.names.thumbnail_queue, dlq = local.names.thumbnail_dlq }
-    alt_text  = { queue = local.names.alt_text_queue, dlq = local.names.alt_text_dlq }
+    thumbnail = { queue = local.names.thumbnail_queue, dlq = local.names.thumbnail_dlq, maximum_concurrency = var.thumbnail_maximum_concurrency }
+    alt_text  = { queue = local.names.alt_text_queue, dlq = local.names.alt_text_dlq, maximum_concurrency = var.alt_text_maximum_concurrency }
   }
 }
 
@@ -36,6 +36,22 @@ data "aws_iam_policy_document" "events_topic" {
       values   = [local.account_id]
     }
   }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.events.arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
 }
 
 resource "aws_sns_topic_policy" "events" {
@@ -60,6 +76,15 @@ resource "aws_s3_bucket_notification" "originals" {
 
   # S3 checks that it may publish when the notification is saved.
   depends_on = [aws_sns_topic_policy.events]
+
+  lifecycle {
+    # Outputs in the originals bucket would raise events of their own, and the workers, which
+    # never take an output bucket's object for an original, would ignore every upload.
+    precondition {
+      condition     = local.bucket_names.thumbnails != local.bucket_names.originals && local.bucket_names.alt_text != local.bucket_names.originals
+      error_message = "The thumbnails and alt-text buckets must not be the originals bucket (${local.bucket_names.originals}): set existing_thumbnails_bucket / existing_alt_text_bucket to another bucket, or leave them null to create one."
+    }
+  }
 }
 
 ################################################################################
@@ -139,6 +164,35 @@ data "aws_iam_policy_document" "queue" {
       values   = ["false"]
     }
   }
+}
+
+# The dead-letter queues take messages from their source queue only (redrive, no sender needs a
+# grant) and, like every queue here, refuse requests without TLS.
+data "aws_iam_policy_document" "dlq" {
+  for_each = local.workers
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [aws_sqs_queue.dlq[each.key].arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dlq" {
+  for_each = local.workers
+
+  queue_url = aws_sqs_queue.dlq[each.key].id
+  policy    = data.aws_iam_policy_document.dlq[each.key].json
 }
 
 resource "aws_sqs_queue_policy" "work" {

@@ -3,7 +3,20 @@ locals {
   common_environment = {
     POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
     POWERTOOLS_LOG_LEVEL         = var.log_level
+    # The handlers load the Powertools Tracer only when this says true.
+    POWERTOOLS_TRACE_ENABLED = var.tracing ? "true" : "false"
   }
+
+  # Lambda's application log levels: Powertools' CRITICAL is Lambda's FATAL, and SILENT keeps
+  # only what Lambda itself cannot drop.
+  application_log_level = {
+    DEBUG    = "DEBUG"
+    INFO     = "INFO"
+    WARN     = "WARN"
+    ERROR    = "ERROR"
+    CRITICAL = "FATAL"
+    SILENT   = "FATAL"
+  }[var.log_level]
 
   functions = {
     thumbnail = {
@@ -36,6 +49,9 @@ locals {
         ALT_TEXT_PROVIDER       = var.alt_text_provider
         ALT_TEXT_MODEL          = var.alt_text_model
         ALT_TEXT_LANGUAGE       = var.alt_text_language
+        # A model that refuses this function (access denied, unknown model) is alerted on.
+        ALERTS_TOPIC_ARN     = aws_sns_topic.alerts.arn
+        ALERT_DIGEST_SECONDS = tostring(var.alert_digest_seconds)
       })
     }
     failover = {
@@ -48,8 +64,9 @@ locals {
       environment = merge(local.common_environment, {
         POWERTOOLS_SERVICE_NAME = "thumbnailer-failover"
         # Dead-letter records go under failures/dead-letters/ in the thumbnails bucket.
-        THUMBNAILS_BUCKET = local.bucket_names.thumbnails
-        ALERTS_TOPIC_ARN  = aws_sns_topic.alerts.arn
+        THUMBNAILS_BUCKET    = local.bucket_names.thumbnails
+        ALERTS_TOPIC_ARN     = aws_sns_topic.alerts.arn
+        ALERT_DIGEST_SECONDS = tostring(var.alert_digest_seconds)
       })
     }
   }
@@ -87,8 +104,14 @@ resource "aws_lambda_function" "this" {
   }
 
   logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.this[each.key].name
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.this[each.key].name
+    application_log_level = local.application_log_level
+    system_log_level      = "INFO"
+  }
+
+  tracing_config {
+    mode = var.tracing ? "Active" : "PassThrough"
   }
 
   lifecycle {
@@ -105,7 +128,7 @@ resource "aws_lambda_function" "this" {
   tags = var.tags
 
   # The role must be able to write logs and read its queue before the first invocation.
-  depends_on = [aws_iam_role_policy.this]
+  depends_on = [aws_iam_role_policy.this, aws_iam_role_policy.tracing]
 }
 
 # Workers: each consumes its own queue, reporting the records that failed (partial batch response).
@@ -119,7 +142,7 @@ resource "aws_lambda_event_source_mapping" "worker" {
   function_response_types            = ["ReportBatchItemFailures"]
 
   dynamic "scaling_config" {
-    for_each = var.maximum_concurrency == null ? [] : [var.maximum_concurrency]
+    for_each = each.value.maximum_concurrency == null ? [] : [each.value.maximum_concurrency]
     content {
       maximum_concurrency = scaling_config.value
     }
@@ -135,4 +158,9 @@ resource "aws_lambda_event_source_mapping" "failover" {
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
   function_response_types            = ["ReportBatchItemFailures"]
+
+  # Few failovers at once: fewer alert digests racing for the same queue's alert state.
+  scaling_config {
+    maximum_concurrency = var.failover_maximum_concurrency
+  }
 }

@@ -47,12 +47,17 @@ output "queue_arns" {
 }
 
 output "dead_letter_queue_urls" {
-  description = "URLs of the thumbnail and alt_text dead-letter queues."
+  description = "URLs of the thumbnail and alt_text dead-letter queues (the --dlq-url of thumbnailer redrive)."
   value       = { for worker, queue in aws_sqs_queue.dlq : worker => queue.url }
 }
 
+output "redrive_commands" {
+  description = "For each dead-letter queue, the command that sends its failures back once the cause is fixed."
+  value       = local.redrive_commands
+}
+
 output "dead_letter_queue_arns" {
-  description = "ARNs of the thumbnail and alt_text dead-letter queues (the --source-arn of a redrive)."
+  description = "ARNs of the thumbnail and alt_text dead-letter queues."
   value       = { for worker, queue in aws_sqs_queue.dlq : worker => queue.arn }
 }
 
@@ -97,9 +102,11 @@ output "try_it" {
     aws logs tail ${aws_cloudwatch_log_group.this["thumbnail"].name} --follow
     aws logs tail ${aws_cloudwatch_log_group.this["alt_text"].name} --follow
     aws logs tail ${aws_cloudwatch_log_group.this["failover"].name} --follow
-    # Failure records, and a redrive once the cause is fixed:
+    # Failure records, and a redrive once the cause is fixed (from the repository, or with the
+    # thumbnailer package installed): the dead letters of each queue back to it.
     aws s3 ls s3://${local.bucket_ids.thumbnails}/failures/ --recursive
-    aws sqs start-message-move-task --source-arn ${aws_sqs_queue.dlq["thumbnail"].arn}
+    ${local.redrive_commands.thumbnail}
+    ${local.redrive_commands.alt_text}
   EOT
 }
 

@@ -59,7 +59,7 @@ variable "existing_originals_bucket" {
 }
 
 variable "existing_thumbnails_bucket" {
-  description = "Name of an existing bucket to use for thumbnails (and failure records under failures/) instead of creating <prefix>-thumbnails. It must not be the originals bucket."
+  description = "Name of an existing bucket to use for thumbnails (and failure records under failures/) instead of creating <prefix>-thumbnails. It must not be the originals bucket (refused at plan: its renditions would raise events of their own, and the workers would take every original for an output)."
   type        = string
   default     = null
 
@@ -253,14 +253,36 @@ variable "maximum_batching_window_in_seconds" {
   }
 }
 
-variable "maximum_concurrency" {
-  description = "Most concurrent invocations each worker's event source mapping starts (2 to 1000; null: no limit). Prefer this to reserved concurrency for SQS: it throttles polling instead of throttling invocations."
+variable "thumbnail_maximum_concurrency" {
+  description = "Most concurrent invocations the thumbnail queue's event source mapping starts (2 to 1000; null: no limit but the account's). Prefer this to reserved concurrency for SQS: it slows polling instead of throttling invocations, so messages wait in the queue rather than burning receives."
   type        = number
   default     = null
 
   validation {
-    condition     = var.maximum_concurrency == null || try(var.maximum_concurrency >= 2 && var.maximum_concurrency <= 1000, false)
-    error_message = "maximum_concurrency must be between 2 and 1000, or null."
+    condition     = var.thumbnail_maximum_concurrency == null || try(var.thumbnail_maximum_concurrency >= 2 && var.thumbnail_maximum_concurrency <= 1000, false)
+    error_message = "thumbnail_maximum_concurrency must be between 2 and 1000, or null."
+  }
+}
+
+variable "alt_text_maximum_concurrency" {
+  description = "Most concurrent invocations the alt-text queue's event source mapping starts (2 to 1000; null: no limit). This bounds the model's load in a bulk import: the records of a batch are described concurrently, so the model gets at most this times batch_size requests at once (50 by default), instead of as many as Lambda scales to. Set it, with batch_size, under the account's Bedrock quotas for the model (requests and tokens per minute)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.alt_text_maximum_concurrency == null || try(var.alt_text_maximum_concurrency >= 2 && var.alt_text_maximum_concurrency <= 1000, false)
+    error_message = "alt_text_maximum_concurrency must be between 2 and 1000, or null."
+  }
+}
+
+variable "failover_maximum_concurrency" {
+  description = "Most concurrent invocations of the failover function per dead-letter queue (2, the minimum, by default): fewer concurrent failovers, fewer alert digests racing each other in a bulk failure."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.failover_maximum_concurrency >= 2 && var.failover_maximum_concurrency <= 1000
+    error_message = "failover_maximum_concurrency must be between 2 and 1000."
   }
 }
 
@@ -348,7 +370,7 @@ variable "environment" {
 }
 
 variable "log_level" {
-  description = "POWERTOOLS_LOG_LEVEL of every function."
+  description = "Log level of every function: POWERTOOLS_LOG_LEVEL, and the Lambda application log level (logging_config), so that Lambda drops what Powertools would not write (CRITICAL and SILENT are Lambda's FATAL)."
   type        = string
   default     = "INFO"
 
@@ -356,6 +378,12 @@ variable "log_level" {
     condition     = contains(["DEBUG", "INFO", "WARN", "ERROR", "CRITICAL", "SILENT"], var.log_level)
     error_message = "log_level must be one of DEBUG, INFO, WARN, ERROR, CRITICAL, SILENT."
   }
+}
+
+variable "tracing" {
+  description = "AWS X-Ray tracing: each function's tracing mode Active, the X-Ray write permissions, and the Powertools Tracer in the handlers (a subsegment per batch, the S3, SQS, SNS and Bedrock calls within it). Off by default: the tracer is then never loaded, and cold starts stay as measured."
+  type        = bool
+  default     = false
 }
 
 variable "metrics_namespace" {
@@ -396,13 +424,35 @@ variable "alt_text_model" {
 }
 
 variable "alt_text_model_arns" {
-  description = "ARNs the alt-text function may call bedrock:InvokeModel on. null: the foundation model alt_text_model names, in this region. An inference profile needs its own ARN plus the foundation-model ARNs of every region it routes to."
+  description = "ARNs the alt-text function may call bedrock:InvokeModel on, replacing what the module derives from alt_text_model (for an application inference profile, say). null: the foundation model in this region; for a cross-Region inference profile id (us., eu., apac., global. ...), the profile and the foundation model in every Region it routes to, through that profile only."
   type        = list(string)
   default     = null
 
   validation {
-    condition     = alltrue([for arn in(var.alt_text_model_arns == null ? [] : var.alt_text_model_arns) : can(regex("^arn:aws[a-z-]*:bedrock:", arn)) && arn != "*"])
-    error_message = "alt_text_model_arns must be Bedrock ARNs (arn:aws:bedrock:...)."
+    condition     = alltrue([for arn in(var.alt_text_model_arns == null ? [] : var.alt_text_model_arns) : can(regex("^arn:aws[a-z-]*:bedrock:", arn)) && !strcontains(arn, "*")])
+    error_message = "alt_text_model_arns must be Bedrock ARNs (arn:aws:bedrock:...) without wildcards."
+  }
+}
+
+variable "alt_text_model_regions" {
+  description = "Regions a cross-Region inference profile (alt_text_model = us.…, eu.…, apac.…) may route to, whose foundation-model ARNs the function is granted through that profile only. null: the module's table of each geography's Regions (main.tf, from AWS's documentation). Check a profile's own list with: aws bedrock get-inference-profile --inference-profile-identifier <id> (its models field)."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = alltrue([for region in(var.alt_text_model_regions == null ? [] : var.alt_text_model_regions) : can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", region))])
+    error_message = "alt_text_model_regions must be Region names such as us-east-1."
+  }
+}
+
+variable "alt_text_marketplace_product_ids" {
+  description = "AWS Marketplace product ids of a third-party model (Anthropic's Claude, for one) that the alt-text function may subscribe to on its first call: aws-marketplace:Subscribe for those products only (the aws-marketplace:ProductId condition) and aws-marketplace:ViewSubscriptions. Empty (default): no Marketplace permission, as Amazon's own models (Nova) need none; an account already subscribed needs none either."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.alt_text_marketplace_product_ids : can(regex("^[A-Za-z0-9-]+$", id))])
+    error_message = "alt_text_marketplace_product_ids must be product ids such as prod-abcdefgh12345."
   }
 }
 
@@ -439,7 +489,7 @@ variable "log_retention_in_days" {
 }
 
 variable "alert_email" {
-  description = "Email address subscribed to the alerts topic (dead letters, function errors). The address must confirm the subscription. null: no subscription."
+  description = "Email address subscribed to the alerts topic (alarms, and digests of dead letters and of a model refusing the alt-text function). The address must confirm the subscription. null: no subscription."
   type        = string
   default     = null
 
@@ -468,5 +518,38 @@ variable "error_alarm_period_seconds" {
   validation {
     condition     = var.error_alarm_period_seconds >= 60 && var.error_alarm_period_seconds % 60 == 0
     error_message = "error_alarm_period_seconds must be a multiple of 60."
+  }
+}
+
+variable "permanent_failures_alarm_threshold" {
+  description = "The PermanentFailures alarm of a worker (images that cannot be processed: corrupt, too large, refused; alt text refused or the model denied) fires when more than this many happen in error_alarm_period_seconds."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.permanent_failures_alarm_threshold >= 0
+    error_message = "permanent_failures_alarm_threshold must be 0 or more."
+  }
+}
+
+variable "queue_age_alarm_seconds" {
+  description = "A work queue's age alarm fires when its oldest message has waited longer than this (ApproximateAgeOfOldestMessage): the workers are not keeping up, throttled, capped or failing."
+  type        = number
+  default     = 1800
+
+  validation {
+    condition     = var.queue_age_alarm_seconds >= 60
+    error_message = "queue_age_alarm_seconds must be at least 60."
+  }
+}
+
+variable "alert_digest_seconds" {
+  description = "The failover and alt-text functions publish at most one alert digest per queue in this many seconds (ALERT_DIGEST_SECONDS): a bulk failure sends a few digests with counts per error code and example keys, not one message per image. What comes in between is held for the next digest; the records and the alarms keep everything."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.alert_digest_seconds >= 60 && var.alert_digest_seconds <= 86400
+    error_message = "alert_digest_seconds must be between 60 and 86400."
   }
 }

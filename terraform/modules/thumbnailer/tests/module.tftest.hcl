@@ -90,6 +90,111 @@ run "defaults" {
     condition     = length(aws_kms_key.this) == 0 && length(aws_sns_topic_subscription.alert_email) == 0
     error_message = "no KMS key and no email subscription by default"
   }
+  assert {
+    condition     = alltrue([for fn in aws_lambda_function.this : fn.tracing_config[0].mode == "PassThrough" && fn.logging_config[0].application_log_level == "INFO" && fn.environment[0].variables["POWERTOOLS_TRACE_ENABLED"] == "false"]) && length(aws_iam_role_policy.tracing) == 0
+    error_message = "tracing is off by default and the application log level is INFO"
+  }
+  assert {
+    condition     = length(aws_lambda_event_source_mapping.worker["thumbnail"].scaling_config) == 0 && aws_lambda_event_source_mapping.worker["alt_text"].scaling_config[0].maximum_concurrency == 5 && alltrue([for mapping in aws_lambda_event_source_mapping.failover : mapping.scaling_config[0].maximum_concurrency == 2])
+    error_message = "maximum concurrency: none for thumbnails, 5 for alt text, 2 per failover mapping"
+  }
+  assert {
+    condition     = keys(aws_sqs_queue_policy.dlq) == ["alt_text", "thumbnail"] && keys(aws_cloudwatch_metric_alarm.queue_age) == ["alt_text", "thumbnail"] && length(aws_cloudwatch_metric_alarm.function_throttles) == 3
+    error_message = "the dead-letter queues have TLS-only policies; queue age and throttles are alarmed"
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.permanent_failures["alt_text"].dimensions["service"] == "thumbnailer-alt-text" && aws_cloudwatch_metric_alarm.permanent_failures["thumbnail"].namespace == "Thumbnailer" && aws_cloudwatch_metric_alarm.dead_letters.dimensions["service"] == "thumbnailer-failover"
+    error_message = "the metric alarms watch the handlers' namespace and service dimension"
+  }
+  assert {
+    condition     = strcontains(output.try_it, "npx thumbnailer redrive --dlq-url https://sqs.") && strcontains(aws_cloudwatch_metric_alarm.dlq_depth["thumbnail"].alarm_description, "thumbnailer redrive --dlq-url")
+    error_message = "try_it and the alarms point at thumbnailer redrive"
+  }
+}
+
+run "operations" {
+  command = apply
+
+  variables {
+    tracing                       = true
+    log_level                     = "CRITICAL"
+    thumbnail_maximum_concurrency = 20
+    alt_text_maximum_concurrency  = null
+  }
+
+  assert {
+    condition     = alltrue([for fn in aws_lambda_function.this : fn.tracing_config[0].mode == "Active" && fn.logging_config[0].application_log_level == "FATAL" && fn.environment[0].variables["POWERTOOLS_TRACE_ENABLED"] == "true"])
+    error_message = "tracing Active with the tracer on, and CRITICAL as Lambda's FATAL"
+  }
+  assert {
+    condition     = keys(aws_iam_role_policy.tracing) == ["alt_text", "failover", "thumbnail"]
+    error_message = "every role may send traces when tracing is on"
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.worker["thumbnail"].scaling_config[0].maximum_concurrency == 20 && length(aws_lambda_event_source_mapping.worker["alt_text"].scaling_config) == 0
+    error_message = "each worker has its own maximum concurrency"
+  }
+}
+
+run "geographic_inference_profile" {
+  command = plan
+
+  variables {
+    alt_text_model = "eu.amazon.nova-lite-v1:0"
+  }
+
+  assert {
+    condition     = local.bedrock_model_arns == tolist(["arn:aws:bedrock:us-east-1:123456789012:inference-profile/eu.amazon.nova-lite-v1:0"])
+    error_message = "the profile is invoked by its own ARN"
+  }
+  assert {
+    condition     = contains(local.bedrock_routed_model_arns, "arn:aws:bedrock:eu-west-3::foundation-model/amazon.nova-lite-v1:0") && contains(local.bedrock_routed_model_arns, "arn:aws:bedrock:eu-north-1::foundation-model/amazon.nova-lite-v1:0") && contains(local.bedrock_routed_model_arns, "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0")
+    error_message = "the foundation model is granted in the source Region and every EU Region"
+  }
+  assert {
+    condition     = [for c in one([for s in data.aws_iam_policy_document.alt_text.statement : s if s.sid == "InvokeTheModelThroughTheProfile"]).condition : "${c.test} ${c.variable}=${join(",", c.values)}"] == ["StringEquals bedrock:InferenceProfileArn=arn:aws:bedrock:us-east-1:123456789012:inference-profile/eu.amazon.nova-lite-v1:0"]
+    error_message = "the foundation models are granted through the profile only"
+  }
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.alt_text.statement : s if s.sid == "InvokeTheGlobalModelThroughTheProfile" || s.sid == "SubscribeToTheModelOnFirstUse"]) == 0
+    error_message = "no global grant and no Marketplace permission for Nova through a geography"
+  }
+}
+
+run "global_inference_profile" {
+  command = plan
+
+  variables {
+    alt_text_model                   = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+    alt_text_marketplace_product_ids = ["prod-example12345"]
+  }
+
+  assert {
+    condition     = length(local.bedrock_routed_model_arns) == 1 && local.bedrock_routed_model_arns[0] == "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0"
+    error_message = "a global profile's model is granted in the source Region"
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.alt_text.statement : s if s.sid == "InvokeTheGlobalModelThroughTheProfile"]).resources == toset(["arn:aws:bedrock:::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0"])
+    error_message = "a global profile's model is granted as the Region-less ARN"
+  }
+  assert {
+    condition     = contains([for c in one([for s in data.aws_iam_policy_document.alt_text.statement : s if s.sid == "InvokeTheGlobalModelThroughTheProfile"]).condition : "${c.variable}=${join(",", c.values)}"], "aws:RequestedRegion=unspecified")
+    error_message = "the Region-less grant holds for the unspecified Region only"
+  }
+  assert {
+    condition     = [for c in one([for s in data.aws_iam_policy_document.alt_text.statement : s if s.sid == "SubscribeToTheModelOnFirstUse"]).condition : "${c.test} ${c.variable}=${join(",", c.values)}"] == ["ForAnyValue:StringEquals aws-marketplace:ProductId=prod-example12345"]
+    error_message = "Marketplace Subscribe is limited to the model's product"
+  }
+}
+
+run "rejects_thumbnails_in_the_originals_bucket" {
+  command = plan
+
+  variables {
+    existing_thumbnails_bucket = "thumbnailer-originals"
+  }
+
+  expect_failures = [aws_s3_bucket_notification.originals]
 }
 
 run "kms_and_filters" {
