@@ -43,7 +43,9 @@ export const WORKER = {
                           under failures/, unless FAILURES_BUCKET
   ALT_TEXT_BUCKET         alt-text: the alt-text records
   FAILURES_BUCKET         thumbnail, failover: optional, failure records in a bucket of their own
-  ALERTS_TOPIC_ARN        failover: the SNS topic alerts are published to
+  ALERTS_TOPIC_ARN        failover, alt-text: the SNS topic alert digests are published to
+  ALERT_DIGEST_SECONDS    failover, alt-text: at most one alert digest per queue in this time
+                          (default 300)
   ALT_TEXT_PROVIDER, ALT_TEXT_MODEL, ALT_TEXT_LANGUAGE, OPENAI_*
                           alt-text: the model, off by default ("thumbnailer help config")
   THUMBNAILER_*           thumbnail: limits and presets ("thumbnailer help config")
@@ -52,6 +54,8 @@ export const WORKER = {
                           addressing unless THUMBNAILER_S3_PATH_STYLE=false
   POWERTOOLS_LOG_LEVEL, POWERTOOLS_METRICS_NAMESPACE
                           Powertools settings (default namespace Thumbnailer)
+  POWERTOOLS_TRACE_ENABLED
+                          true: X-Ray tracing through the Powertools Tracer; otherwise off
 A function whose environment is incomplete stops at start, naming every missing variable.
 While a batch runs, its messages' visibility is extended. SIGTERM or SIGINT: stop receiving,
 finish and delete the batch in hand, exit 0.`,
