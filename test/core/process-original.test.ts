@@ -74,6 +74,7 @@ describe('processObjectCreated', () => {
       put: (key, body) => originals.put(key, body),
       delete: (key) => originals.delete(key),
       list: (prefix) => originals.list(prefix),
+      peek: (key, bytes, options) => originals.peek(key, bytes, options),
       get: async (key: string, options?: GetOptions): Promise<StoredObject | undefined> => {
         const original = await originals.get(key, options);
         await newerVersionWritten(key);
