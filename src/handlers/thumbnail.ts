@@ -48,7 +48,10 @@ export function createThumbnailHandler(deps: ThumbnailHandlerDeps): SqsBatchHand
         });
       } else if (outcome.status === 'stale') {
         count('StaleEventsSkipped');
-        deps.logger.info('stale event skipped', { processedSequencer: outcome.processedSequencer });
+        deps.logger.info('stale event skipped', {
+          reason: outcome.reason,
+          ...(outcome.reason === 'newer-processed' && { processedSequencer: outcome.processedSequencer }),
+        });
       } else {
         count('ImagesProcessed');
         deps.metrics?.addMetric('ProcessingTime', MetricUnit.Milliseconds, performance.now() - started);
