@@ -1,15 +1,11 @@
 import type { ObjectCreated } from '../events/object-created.js';
 import { compareSequencers } from '../events/object-created.js';
-import type { ObjectStore, StoredObject } from '../ports.js';
-import {
-  classifyError,
-  OriginalMissingError,
-  PreconditionFailedError,
-  type ThumbnailerError,
-} from './errors.js';
+import type { ObjectStore } from '../ports.js';
+import { classifyError, OriginalMissingError, type ThumbnailerError } from './errors.js';
 import { writeThumbnails } from './generate-thumbnails.js';
 import { manifestKey } from './keys.js';
 import type { Manifest } from './manifest.js';
+import { readNamedVersion } from './originals.js';
 import { type RenderOptions, renderImage } from './render.js';
 import { getJson, putJson } from './store-json.js';
 
@@ -89,29 +85,6 @@ export async function renderOriginal(
     deps.thumbnails,
   );
   return written.status === 'stale' ? { ...written, reason: 'newer-processed' } : written;
-}
-
-/**
- * The bytes of the write the event is about, never simply the latest: its version when the
- * bucket is versioned, else the object only while it still has the event's ETag. `replaced`
- * when it has changed since (412): a newer event for the key follows.
- */
-export async function readNamedVersion(
-  event: Pick<ObjectCreated, 'key' | 'etag' | 'versionId'>,
-  originals: ObjectStore,
-  maxBytes: number,
-): Promise<StoredObject | 'replaced' | undefined> {
-  const version = event.versionId
-    ? { versionId: event.versionId }
-    : event.etag
-      ? { ifMatch: event.etag }
-      : {};
-  try {
-    return await originals.get(event.key, { maxBytes, ...version });
-  } catch (error) {
-    if (error instanceof PreconditionFailedError) return 'replaced';
-    throw error;
-  }
 }
 
 /** The stale outcome, when the thumbnails already come from a newer write of the key. */
