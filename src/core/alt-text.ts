@@ -4,6 +4,7 @@ import { compareSequencers } from '../events/object-created.js';
 import type { AltTextModel, ObjectStore, StoredObject } from '../ports.js';
 import { prepareAltTextImage } from './alt-text-image.js';
 import { altTextPrompt, DEFAULT_LANGUAGE } from './alt-text-prompt.js';
+import type { CpuSlots, SlotOptions } from './cpu-slots.js';
 import { checkHead } from './decode.js';
 import { OriginalMissingError, PreconditionFailedError, type ThumbnailerError } from './errors.js';
 import { SNIFF_BYTES } from './formats.js';
@@ -36,6 +37,8 @@ export interface AltTextDeps {
   language?: string;
   /** Decoding limits for the image shown to the model (the thumbnails' own limits). */
   image?: { limits: Limits; allowSvg: boolean };
+  /** Images decoded at once, and how a timeout among them is judged (src/core/cpu-slots.ts). */
+  slots?: CpuSlots;
   now?: () => Date;
 }
 
@@ -112,7 +115,7 @@ export function readAltTextRecord(store: ObjectStore, key: string): Promise<AltT
 export async function describeObjectCreated(
   event: Pick<ObjectCreated, 'key' | 'etag' | 'sequencer' | 'versionId'>,
   deps: AltTextDeps,
-  options: { force?: boolean } = {},
+  options: { force?: boolean } & Pick<SlotOptions, 'hasTimeFor'> = {},
 ): Promise<AltTextResult> {
   const existing = await readAltTextRecord(deps.altText, event.key);
   const force = options.force === true || existing?.regenerate === true;
@@ -156,7 +159,11 @@ export async function describeObjectCreated(
   }
   if (!text) {
     const prompt = altTextPrompt(language);
-    const image = await prepareAltTextImage(original.body, deps.image);
+    const settings = deps.image;
+    const prepare = () => prepareAltTextImage(original.body, settings);
+    const image = await (deps.slots
+      ? deps.slots.run(prepare, { timeoutMs: settings.limits.timeoutMs, hasTimeFor: options.hasTimeFor })
+      : prepare());
     const started = performance.now();
     const answer = await deps.model.describe(image, prompt);
     const modelMs = Math.round(performance.now() - started);

@@ -1,6 +1,7 @@
 import type { ObjectCreated } from '../events/object-created.js';
 import { compareSequencers } from '../events/object-created.js';
 import type { ObjectStore } from '../ports.js';
+import type { CpuSlots, SlotOptions } from './cpu-slots.js';
 import { classifyError, OriginalMissingError, type ThumbnailerError } from './errors.js';
 import { writeThumbnails } from './generate-thumbnails.js';
 import { manifestKey } from './keys.js';
@@ -21,6 +22,8 @@ export interface ProcessDeps {
   /** Failure records, at `thumbnail/<key>.json`. */
   failures: ObjectStore;
   render: RenderOptions;
+  /** Images processed at once (one per vCPU) and how a timeout among them is judged; unbounded when absent. */
+  slots?: CpuSlots;
   now?: () => Date;
 }
 
@@ -38,9 +41,16 @@ export type ProcessOutcome =
   | StaleOutcome
   | { status: 'failed'; error: ThumbnailerError };
 
-export async function processObjectCreated(event: ObjectCreated, deps: ProcessDeps): Promise<ProcessOutcome> {
+export async function processObjectCreated(
+  event: ObjectCreated,
+  deps: ProcessDeps,
+  options: Pick<SlotOptions, 'hasTimeFor'> = {},
+): Promise<ProcessOutcome> {
   try {
-    return await renderOriginal(event, deps);
+    const work = () => renderOriginal(event, deps);
+    return await (deps.slots
+      ? deps.slots.run(work, { timeoutMs: deps.render.limits.timeoutMs, ...options })
+      : work());
   } catch (thrown) {
     const error = classifyError(thrown);
     if (error.retryable) throw error;

@@ -12,6 +12,7 @@ import {
   recordAltTextFailure,
   requestRegeneration,
 } from '../../src/core/alt-text.js';
+import { CpuSlots } from '../../src/core/cpu-slots.js';
 import { ProviderAuthError, ProviderThrottledError } from '../../src/core/errors.js';
 import { DEFAULT_LIMITS } from '../../src/core/limits.js';
 import type { AltTextImage, AltTextModel, AltTextPrompt, ObjectStore } from '../../src/ports.js';
@@ -252,6 +253,27 @@ describe('describeObjectCreated', () => {
       retryable: false,
     });
     expect(reads).toEqual(['peek huge.jpg']);
+  });
+
+  it('a time limit hit while another image was decoded beside it, with no time left to decode it alone, is retryable', async () => {
+    await originals.put('slow.heic', await readFile(fixtures.formats.heic)); // 3.4 MP: far over 100 ms
+    const slots = new CpuSlots(2);
+    // Another image holds the other slot until this one has failed.
+    let releaseOther = () => {};
+    const other = slots.run(() => new Promise<void>((resolve) => (releaseOther = resolve)), {
+      timeoutMs: 100,
+    });
+    const model = new ScriptedModel(answers);
+    let checks = 0;
+    const failed = await describeObjectCreated(
+      { key: 'slow.heic' },
+      { ...deps(model), image: { limits: { ...DEFAULT_LIMITS, timeoutMs: 100 }, allowSvg: false }, slots },
+      { hasTimeFor: () => ++checks === 1 },
+    ).catch((error: unknown) => error);
+    releaseOther();
+    await other;
+    expect(failed).toMatchObject({ code: 'PROCESSING_CONTENDED', retryable: true });
+    expect(model.seen).toHaveLength(0);
   });
 
   it("a permanent failure is recorded as K.json (never over a person's text); the next run replaces it", async () => {

@@ -120,3 +120,35 @@ describe('alt-text handler: what it reads before it asks the model', () => {
     expect(model.requests.length).toBe(before + 1);
   });
 });
+
+describe("alt-text handler: the invocation's time", () => {
+  it('a record whose image would be decoded too late in the invocation is not started, and comes back', async () => {
+    const one = createAltTextHandler({
+      altText,
+      originals: new S3Store(s3, 'originals'),
+      model: new OpenAiAltTextModel({
+        baseUrl: model.url,
+        apiKey: model.acceptedKey,
+        model: 'm',
+        timeoutMs: 10_000,
+      }),
+      image: { limits: DEFAULT_LIMITS, allowSvg: false },
+      concurrency: 1,
+      outputBuckets: ['thumbnails', 'alt-text'],
+      logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+    });
+    await upload('late/a.jpg', await readFile(fixtures.photo.branches));
+    await upload('late/b.jpg', await readFile(fixtures.photo.branches));
+    const records = [record('late/a.jpg'), record('late/b.jpg')];
+    // Time for whichever comes first; none for the other.
+    const times = [60_000, 0];
+    const context = { getRemainingTimeInMillis: () => times.shift() ?? 0 };
+    const result = await one({ Records: records } as unknown as SQSEvent, context as never);
+    expect(result.batchItemFailures).toHaveLength(1);
+    const late = records.find((r) => r.messageId === result.batchItemFailures[0]?.itemIdentifier);
+    const keys = ['late/a.jpg', 'late/b.jpg'];
+    const lateKey = keys[records.indexOf(late as (typeof records)[number])] as string;
+    expect(await stored(lateKey)).toBeNull();
+    expect(await stored(keys.find((key) => key !== lateKey) as string)).toMatchObject({ status: 'done' });
+  });
+});
