@@ -6,21 +6,59 @@
 export interface StoredObject {
   body: Buffer;
   contentType?: string;
+  /** As stored with the object, where the store keeps it (S3). */
+  cacheControl?: string;
   etag: string;
 }
 
-export interface GetOptions {
+/**
+ * Which version of an object a read means. An event names the write it is about: reading "the
+ * latest" instead could pair one upload's ETag with another upload's bytes.
+ */
+export interface VersionOptions {
+  /** That version (S3 VersionId), whatever was written since. Stores without versions refuse it. */
+  versionId?: string;
+  /**
+   * The object only while its ETag is this one (quoted or not): another is PreconditionFailedError,
+   * none is undefined.
+   */
+  ifMatch?: string;
+}
+
+export interface GetOptions extends VersionOptions {
   maxBytes?: number;
 }
 
+export interface PutOptions {
+  contentType?: string;
+  /** Kept with the object where the store keeps metadata (S3 serves it as Cache-Control). */
+  cacheControl?: string;
+  /** Compare-and-swap: write only over the object with this ETag, else PreconditionFailedError. */
+  ifMatch?: string;
+  /** `*`: write only where there is no object yet, else PreconditionFailedError. */
+  ifNoneMatch?: '*';
+}
+
+/** The first bytes of an object and its whole size: enough to tell what it is before reading it. */
+export interface ObjectHead {
+  head: Buffer;
+  size: number;
+}
+
 export interface ObjectStore {
-  /** Writes the whole object; readers never see a partial one. */
-  put(key: string, body: Buffer, options?: { contentType?: string }): Promise<void>;
+  /**
+   * Writes the whole object; readers never see a partial one. With `ifMatch` / `ifNoneMatch`,
+   * atomically: of two writers that read the same ETag, one wins and the other gets
+   * PreconditionFailedError.
+   */
+  put(key: string, body: Buffer, options?: PutOptions): Promise<void>;
   /**
    * The object, or undefined when there is none. With `maxBytes`, an object larger than that
    * is refused with TooLargeError before its bytes are read.
    */
   get(key: string, options?: GetOptions): Promise<StoredObject | undefined>;
+  /** At most the first `bytes` bytes and the object's size (a ranged read), or undefined. */
+  peek(key: string, bytes: number, options?: VersionOptions): Promise<ObjectHead | undefined>;
   delete(key: string): Promise<void>;
   /** Every key that starts with `prefix` (a plain string prefix), in no promised order. */
   list(prefix: string): AsyncIterable<string>;

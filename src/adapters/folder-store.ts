@@ -1,10 +1,25 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidKeyError } from '../core/errors.js';
+import { InvalidKeyError, PreconditionFailedError } from '../core/errors.js';
+import { quoteEtag, sameEtag } from '../core/etag.js';
 import { assertSafeKey } from '../core/keys.js';
 import { assertInputSize } from '../core/limits.js';
-import type { GetOptions, ObjectStore, StoredObject } from '../ports.js';
+import type {
+  GetOptions,
+  ObjectHead,
+  ObjectStore,
+  PutOptions,
+  StoredObject,
+  VersionOptions,
+} from '../ports.js';
+
+/** Files the store writes beside objects that are not objects: `.<uuid>.tmp` and `.<md5>.lock`. */
+const INTERNAL_FILE = /^\.(?:[0-9a-f-]{36}\.tmp|[0-9a-f]{32}\.lock)$/;
+
+/** A lock older than this was left by a process that died holding it: writes take milliseconds. */
+const ABANDONED_LOCK_MS = 30_000;
 
 /**
  * An ObjectStore over a folder: key `a/b.jpg` is the file `<root>/a/b.jpg`. Writes go to a
@@ -19,17 +34,26 @@ export class FolderStore implements ObjectStore {
     this.root = path.resolve(root);
   }
 
-  async put(key: string, body: Buffer): Promise<void> {
+  /**
+   * Cache-Control and content type are not kept (a folder has no metadata: the local server
+   * sets them from the path). A conditional write holds the key's lock file from reading the
+   * current ETag to the rename: that is the compare-and-swap S3 does with If-Match.
+   */
+  async put(key: string, body: Buffer, options: PutOptions = {}): Promise<void> {
     const file = await this.pathFor(key, { create: true });
-    // A short name beside the target: `<name>.<uuid>.tmp` would overflow a 255-byte file name.
-    const temporary = path.join(path.dirname(file), `.${randomUUID()}.tmp`);
-    try {
-      await writeFile(temporary, body);
-      await rename(temporary, file);
-    } catch (error) {
-      await rm(temporary, { force: true });
-      throw error;
-    }
+    if (options.ifMatch === undefined && options.ifNoneMatch === undefined) return replace(file, body);
+    await this.withLock(file, async () => {
+      const current = await etagOf(file);
+      if (options.ifNoneMatch === '*' && current !== undefined) {
+        throw new PreconditionFailedError(`${key} exists (If-None-Match: *)`);
+      }
+      if (options.ifMatch !== undefined && (current === undefined || !sameEtag(current, options.ifMatch))) {
+        throw new PreconditionFailedError(
+          `${key} is ${current ?? 'absent'}, not ${quoteEtag(options.ifMatch)} (If-Match)`,
+        );
+      }
+      await replace(file, body);
+    });
   }
 
   /** Moves a file (on the same filesystem) into the store as `key`: large uploads are never buffered. */
@@ -44,6 +68,7 @@ export class FolderStore implements ObjectStore {
 
   async get(key: string, options: GetOptions = {}): Promise<StoredObject | undefined> {
     const file = await this.pathFor(key, { create: false });
+    assertNoVersionId(options);
     try {
       if (options.maxBytes !== undefined) {
         const found = await stat(file);
@@ -51,11 +76,32 @@ export class FolderStore implements ObjectStore {
         assertInputSize(found.size, options.maxBytes);
       }
       const body = await readFile(file);
-      return { body, etag: `"${createHash('md5').update(body).digest('hex')}"` };
+      const etag = `"${createHash('md5').update(body).digest('hex')}"`;
+      assertEtag(key, etag, options);
+      return { body, etag };
     } catch (error) {
       // A key that is only a prefix of other keys (a folder here) is no object, as in S3.
       if (isMissing(error) || isFolder(error)) return undefined;
       throw error;
+    }
+  }
+
+  async peek(key: string, bytes: number, options: VersionOptions = {}): Promise<ObjectHead | undefined> {
+    const file = await this.pathFor(key, { create: false });
+    assertNoVersionId(options);
+    let handle: Awaited<ReturnType<typeof open>> | undefined;
+    try {
+      handle = await open(file, 'r');
+      const { size } = await handle.stat();
+      const head = Buffer.alloc(Math.min(bytes, size));
+      const { bytesRead } = await handle.read(head, 0, head.length, 0);
+      if (options.ifMatch !== undefined) assertEtag(key, (await etagOf(file)) ?? '', options);
+      return { head: head.subarray(0, bytesRead), size };
+    } catch (error) {
+      if (isMissing(error) || isFolder(error)) return undefined;
+      throw error;
+    } finally {
+      await handle?.close();
     }
   }
 
@@ -68,13 +114,13 @@ export class FolderStore implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncIterable<string> {
-    // Walk from the deepest folder the prefix names; temporary files (`.<uuid>.tmp`) are not objects.
+    // Walk from the deepest folder the prefix names; temporary and lock files are not objects.
     const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
     const start = folder ? await this.pathFor(folder, { create: false }) : this.root;
     let entries: string[];
     try {
       entries = (await readdir(start, { recursive: true, withFileTypes: true }))
-        .filter((entry) => entry.isFile() && !/^\.[0-9a-f-]{36}\.tmp$/.test(entry.name))
+        .filter((entry) => entry.isFile() && !INTERNAL_FILE.test(entry.name))
         .map((entry) =>
           path.relative(this.root, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'),
         );
@@ -83,6 +129,21 @@ export class FolderStore implements ObjectStore {
       throw error;
     }
     yield* entries.filter((key) => key.startsWith(prefix));
+  }
+
+  /** In this process, one conditional writer per file at a time; across processes, the lock file. */
+  private readonly locks = new Map<string, Promise<void>>();
+
+  private async withLock(file: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.locks.get(file) ?? Promise.resolve();
+    const mine = previous.then(() => holdingLockFile(file, work));
+    const settled = mine.catch(() => {});
+    this.locks.set(file, settled);
+    try {
+      await mine;
+    } finally {
+      if (this.locks.get(file) === settled) this.locks.delete(file);
+    }
   }
 
   private async pathFor(key: string, { create }: { create: boolean }): Promise<string> {
@@ -103,6 +164,68 @@ export class FolderStore implements ObjectStore {
     }
     if (create) await mkdir(parent, { recursive: true });
     return file;
+  }
+}
+
+/** Temporary file, then rename: a reader sees the old object or the new one, never half of one. */
+async function replace(file: string, body: Buffer): Promise<void> {
+  // A short name beside the target: `<name>.<uuid>.tmp` would overflow a 255-byte file name.
+  const temporary = path.join(path.dirname(file), `.${randomUUID()}.tmp`);
+  try {
+    await writeFile(temporary, body);
+    await rename(temporary, file);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** The ETag of the file (quoted MD5, as S3 gives for a single-part upload), or undefined. */
+async function etagOf(file: string): Promise<string | undefined> {
+  const hash = createHash('md5');
+  try {
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  } catch (error) {
+    if (isMissing(error) || isFolder(error)) return undefined;
+    throw error;
+  }
+  return `"${hash.digest('hex')}"`;
+}
+
+function assertEtag(key: string, etag: string, options: VersionOptions): void {
+  if (options.ifMatch !== undefined && !sameEtag(etag, options.ifMatch)) {
+    throw new PreconditionFailedError(`${key} is ${etag}, not ${quoteEtag(options.ifMatch)} (If-Match)`);
+  }
+}
+
+function assertNoVersionId(options: VersionOptions): void {
+  // Nothing here ever hands out a version id, so one can only come from a misconfiguration.
+  if (options.versionId !== undefined) throw new Error('a folder store keeps no versions: no versionId');
+}
+
+/**
+ * Runs `work` holding `<dir>/.<md5 of the file name>.lock`, created exclusively (O_EXCL): the
+ * one atomic test-and-set every filesystem has. A lock left by a process killed while holding it
+ * is broken once it is older than any write could take.
+ */
+async function holdingLockFile(file: string, work: () => Promise<void>): Promise<void> {
+  const name = createHash('md5').update(path.basename(file)).digest('hex');
+  const lock = path.join(path.dirname(file), `.${name}.lock`);
+  for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+    try {
+      await writeFile(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EEXIST') throw error;
+      const held = await stat(lock).catch(() => undefined);
+      if (held && Date.now() - held.mtimeMs > ABANDONED_LOCK_MS) await rm(lock, { force: true });
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+  try {
+    await work();
+  } finally {
+    await rm(lock, { force: true });
   }
 }
 

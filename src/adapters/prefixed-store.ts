@@ -1,4 +1,11 @@
-import type { GetOptions, ObjectStore, StoredObject } from '../ports.js';
+import type {
+  GetOptions,
+  ObjectHead,
+  ObjectStore,
+  PutOptions,
+  StoredObject,
+  VersionOptions,
+} from '../ports.js';
 
 /** A store inside another, under a key prefix: failure records kept in the thumbnails bucket. */
 export class PrefixedStore implements ObjectStore {
@@ -7,12 +14,16 @@ export class PrefixedStore implements ObjectStore {
     private readonly prefix: string,
   ) {}
 
-  put(key: string, body: Buffer, options?: { contentType?: string }): Promise<void> {
+  put(key: string, body: Buffer, options?: PutOptions): Promise<void> {
     return this.inner.put(this.prefix + key, body, options);
   }
 
   get(key: string, options?: GetOptions): Promise<StoredObject | undefined> {
     return this.inner.get(this.prefix + key, options);
+  }
+
+  peek(key: string, bytes: number, options?: VersionOptions): Promise<ObjectHead | undefined> {
+    return this.inner.peek(this.prefix + key, bytes, options);
   }
 
   delete(key: string): Promise<void> {

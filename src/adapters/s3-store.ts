@@ -10,10 +10,18 @@ import {
   type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { TooLargeError, TransientError } from '../core/errors.js';
+import { PreconditionFailedError, TooLargeError, TransientError } from '../core/errors.js';
+import { quoteEtag } from '../core/etag.js';
 import { assertSafeKey } from '../core/keys.js';
 import { assertInputSize } from '../core/limits.js';
-import type { GetOptions, ObjectStore, StoredObject } from '../ports.js';
+import type {
+  GetOptions,
+  ObjectHead,
+  ObjectStore,
+  PutOptions,
+  StoredObject,
+  VersionOptions,
+} from '../ports.js';
 
 /**
  * An ObjectStore over one S3 bucket (or any S3-compatible endpoint: MinIO, R2, an emulator).
@@ -27,29 +35,40 @@ export class S3Store implements ObjectStore {
     readonly bucket: string,
   ) {}
 
-  async put(key: string, body: Buffer, options: { contentType?: string } = {}): Promise<void> {
+  /**
+   * Conditional writes are S3's own (If-Match since November 2024, If-None-Match since August
+   * 2024): a 412 (or If-Match's 404) is PreconditionFailedError; a 409 ConditionalRequestConflict (another
+   * conditional write of the key in flight) is retryable.
+   */
+  async put(key: string, body: Buffer, options: PutOptions = {}): Promise<void> {
     assertSafeKey(key);
-    await this.send(
-      () =>
-        this.client.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: key,
-            Body: body,
-            ContentType: options.contentType,
-          }),
-        ),
-      key,
-    );
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentType: options.contentType,
+          CacheControl: options.cacheControl,
+          IfMatch: options.ifMatch === undefined ? undefined : quoteEtag(options.ifMatch),
+          IfNoneMatch: options.ifNoneMatch,
+        }),
+      );
+    } catch (error) {
+      // If-Match on a key that no longer exists is 404 NoSuchKey: the object named is gone too.
+      const gone = options.ifMatch !== undefined && isMissing(error);
+      throw isStatus(error, 412) || gone ? preconditionFailed(error, key) : toStoreError(error, key);
+    }
   }
 
   async get(key: string, options: GetOptions = {}): Promise<StoredObject | undefined> {
     assertSafeKey(key);
     let response: GetObjectCommandOutput;
     try {
-      response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      response = await this.client.send(new GetObjectCommand(this.getInput(key, options)));
     } catch (error) {
-      if (error instanceof NoSuchKey || isStatus(error, 404)) return undefined;
+      if (isMissing(error)) return undefined;
+      if (isStatus(error, 412)) throw preconditionFailed(error, key);
       throw toStoreError(error, key);
     }
     const body = response.Body as Readable | undefined;
@@ -64,12 +83,53 @@ export class S3Store implements ObjectStore {
           : Buffer.alloc(0),
         etag: response.ETag ?? '""',
         ...(response.ContentType && { contentType: response.ContentType }),
+        ...(response.CacheControl && { cacheControl: response.CacheControl }),
       };
     } catch (error) {
       body?.destroy();
       if (error instanceof TooLargeError) throw error;
       throw toStoreError(error, key);
     }
+  }
+
+  /** A ranged GET (`Range: bytes=0-<n-1>`): the size comes from Content-Range. */
+  async peek(key: string, bytes: number, options: VersionOptions = {}): Promise<ObjectHead | undefined> {
+    assertSafeKey(key);
+    let response: GetObjectCommandOutput;
+    try {
+      response = await this.client.send(
+        new GetObjectCommand({ ...this.getInput(key, options), Range: `bytes=0-${Math.max(0, bytes - 1)}` }),
+      );
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      if (isStatus(error, 412)) throw preconditionFailed(error, key);
+      // 416: no byte 0 to start from, so the object is empty.
+      if (isStatus(error, 416)) {
+        const empty = await this.get(key, { ...options, maxBytes: 0 });
+        return empty && { head: empty.body, size: 0 };
+      }
+      throw toStoreError(error, key);
+    }
+    const body = response.Body as Readable | undefined;
+    try {
+      const total = /\/(\d+)$/.exec(response.ContentRange ?? '')?.[1];
+      const size = total !== undefined ? Number(total) : (response.ContentLength ?? 0);
+      const head = body ? await readAll(body, undefined, Infinity, bytes) : Buffer.alloc(0);
+      return { head: head.subarray(0, bytes), size };
+    } catch (error) {
+      throw toStoreError(error, key);
+    } finally {
+      body?.destroy();
+    }
+  }
+
+  private getInput(key: string, options: VersionOptions) {
+    return {
+      Bucket: this.bucket,
+      Key: key,
+      VersionId: options.versionId,
+      IfMatch: options.ifMatch === undefined ? undefined : quoteEtag(options.ifMatch),
+    };
   }
 
   async *list(prefix: string): AsyncIterable<string> {
@@ -106,7 +166,12 @@ export class S3Store implements ObjectStore {
  * The body stream, read into one buffer of the announced length: a single copy of the object
  * in memory (collecting chunks and concatenating them would briefly hold two).
  */
-async function readAll(stream: Readable, length: number | undefined, maxBytes: number): Promise<Buffer> {
+async function readAll(
+  stream: Readable,
+  length: number | undefined,
+  maxBytes: number,
+  stopAfter = Infinity,
+): Promise<Buffer> {
   if (length === undefined) {
     const chunks: Buffer[] = [];
     let total = 0;
@@ -114,6 +179,8 @@ async function readAll(stream: Readable, length: number | undefined, maxBytes: n
       total += chunk.length;
       assertInputSize(total, maxBytes);
       chunks.push(chunk);
+      // A server that ignored the Range header: enough has come.
+      if (total >= stopAfter) break;
     }
     return Buffer.concat(chunks, total);
   }
@@ -126,6 +193,17 @@ async function readAll(stream: Readable, length: number | undefined, maxBytes: n
   }
   if (offset !== length) throw new Error(`the body ended after ${offset} of ${length} bytes`);
   return buffer;
+}
+
+/** No such key, or (reading a version) no such version. */
+function isMissing(error: unknown): boolean {
+  return error instanceof NoSuchKey || isStatus(error, 404);
+}
+
+function preconditionFailed(error: unknown, key: string): PreconditionFailedError {
+  return new PreconditionFailedError(`S3 PreconditionFailed for ${key}: the object has changed`, {
+    cause: error,
+  });
 }
 
 function isStatus(error: unknown, status: number): boolean {

@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { ObjectCreated } from '../events/object-created.js';
 import { compareSequencers } from '../events/object-created.js';
-import type { AltTextModel, ObjectStore } from '../ports.js';
+import type { AltTextModel, ObjectStore, StoredObject } from '../ports.js';
 import { prepareAltTextImage } from './alt-text-image.js';
 import { altTextPrompt, DEFAULT_LANGUAGE } from './alt-text-prompt.js';
-import { OriginalMissingError, type ThumbnailerError } from './errors.js';
+import type { CpuSlots, SlotOptions } from './cpu-slots.js';
+import { checkHead } from './decode.js';
+import { OriginalMissingError, PreconditionFailedError, type ThumbnailerError } from './errors.js';
+import { SNIFF_BYTES } from './formats.js';
 import { assertSafeKey } from './keys.js';
 import type { Limits } from './limits.js';
+import { namedVersion, readNamedVersion } from './originals.js';
 import { getJson, putJson } from './store-json.js';
 
 /**
@@ -33,6 +37,8 @@ export interface AltTextDeps {
   language?: string;
   /** Decoding limits for the image shown to the model (the thumbnails' own limits). */
   image?: { limits: Limits; allowSvg: boolean };
+  /** Images decoded at once, and how a timeout among them is judged (src/core/cpu-slots.ts). */
+  slots?: CpuSlots;
   now?: () => Date;
 }
 
@@ -89,7 +95,8 @@ export type AltTextOutcome = 'not-configured' | 'generated' | 'reused' | 'kept-e
 
 export interface AltTextResult {
   outcome: AltTextOutcome;
-  record: AltTextRecord;
+  /** What K.json says now; none when a stale event found none. */
+  record?: AltTextRecord;
 }
 
 export function altTextKey(key: string): string {
@@ -106,9 +113,9 @@ export function readAltTextRecord(store: ObjectStore, key: string): Promise<AltT
 }
 
 export async function describeObjectCreated(
-  event: Pick<ObjectCreated, 'key' | 'etag' | 'sequencer'>,
+  event: Pick<ObjectCreated, 'key' | 'etag' | 'sequencer' | 'versionId'>,
   deps: AltTextDeps,
-  options: { force?: boolean } = {},
+  options: { force?: boolean } & Pick<SlotOptions, 'hasTimeFor'> = {},
 ): Promise<AltTextResult> {
   const existing = await readAltTextRecord(deps.altText, event.key);
   const force = options.force === true || existing?.regenerate === true;
@@ -137,9 +144,8 @@ export async function describeObjectCreated(
   }
   if (!deps.originals || !deps.image)
     throw new Error('describeObjectCreated: a model needs originals and image options');
-  const original = await deps.originals.get(event.key);
-  if (!original)
-    throw new OriginalMissingError(`the original ${event.key} is no longer in the originals store`);
+  const original = await readOriginal(event, deps.originals, deps.image);
+  if (original === 'replaced') return { outcome: 'stale', ...(existing && { record: existing }) };
   const language = deps.language ?? DEFAULT_LANGUAGE;
   const contentSha256 = createHash('sha256').update(original.body).digest('hex');
 
@@ -153,7 +159,11 @@ export async function describeObjectCreated(
   }
   if (!text) {
     const prompt = altTextPrompt(language);
-    const image = await prepareAltTextImage(original.body, deps.image);
+    const settings = deps.image;
+    const prepare = () => prepareAltTextImage(original.body, settings);
+    const image = await (deps.slots
+      ? deps.slots.run(prepare, { timeoutMs: settings.limits.timeoutMs, hasTimeFor: options.hasTimeFor })
+      : prepare());
     const started = performance.now();
     const answer = await deps.model.describe(image, prompt);
     const modelMs = Math.round(performance.now() - started);
@@ -186,6 +196,30 @@ export async function describeObjectCreated(
   };
   await putJson(deps.altText, altTextKey(event.key), record);
   return { outcome: reused ? 'reused' : 'generated', record };
+}
+
+/**
+ * The version of the original the event names, read only once its size and first bytes (a ranged
+ * read) say it is an image this could decode: a video or a 60 MiB file is refused (permanently,
+ * so it is recorded, not retried) before it is downloaded. `replaced`: a newer write of the key
+ * has its own event.
+ */
+async function readOriginal(
+  event: Pick<ObjectCreated, 'key' | 'etag' | 'versionId'>,
+  originals: ObjectStore,
+  image: NonNullable<AltTextDeps['image']>,
+): Promise<StoredObject | 'replaced'> {
+  const head = await originals.peek(event.key, SNIFF_BYTES, namedVersion(event)).catch((error: unknown) => {
+    if (error instanceof PreconditionFailedError) return 'replaced' as const;
+    throw error;
+  });
+  if (head === 'replaced') return head;
+  if (!head) throw new OriginalMissingError(`the original ${event.key} is no longer in the originals store`);
+  checkHead(head.head, head.size, image);
+  const original = await readNamedVersion(event, originals, image.limits.maxInputBytes);
+  if (!original)
+    throw new OriginalMissingError(`the original ${event.key} is no longer in the originals store`);
+  return original;
 }
 
 function editedAtOf(record: AltTextRecord | undefined): string | undefined {

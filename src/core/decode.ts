@@ -50,10 +50,7 @@ export interface OpenOptions {
 }
 
 export async function openSource(bytes: Buffer, { limits, allowSvg }: OpenOptions): Promise<OpenedSource> {
-  if (bytes.length === 0) throw new NotAnImageError('not an image: the file is empty');
-  assertInputSize(bytes.length, limits.maxInputBytes);
-  const detected = detectFormat(bytes);
-  if (!detected) throw new NotAnImageError('not an image: the bytes match no known image format');
+  const detected = checkHead(bytes, bytes.length, { limits, allowSvg });
   switch (detected.decoder) {
     case 'none':
       throw new UnsupportedFormatError(detected.format);
@@ -62,13 +59,26 @@ export async function openSource(bytes: Buffer, { limits, allowSvg }: OpenOption
     case 'bmp':
       return openWithBmpDecoder(bytes, detected, limits);
     case 'sharp':
-      if (detected.format === 'svg') {
-        if (!allowSvg)
-          throw new UnsupportedFormatError('svg', 'SVG input is off; enable it with the `svg` option');
-        assertSelfContainedSvg(bytes);
-      }
+      if (detected.format === 'svg') assertSelfContainedSvg(bytes);
       return openWithSharp(bytes, detected, limits);
   }
+}
+
+/**
+ * What the size and the first bytes (SNIFF_BYTES of them) already decide, before the rest is
+ * read: empty, over the byte limit, not an image, a format nothing here decodes, SVG while it is
+ * off. Returns the format otherwise.
+ */
+export function checkHead(head: Uint8Array, size: number, { limits, allowSvg }: OpenOptions): DetectedFormat {
+  if (size === 0) throw new NotAnImageError('not an image: the file is empty');
+  assertInputSize(size, limits.maxInputBytes);
+  const detected = detectFormat(head);
+  if (!detected) throw new NotAnImageError('not an image: the bytes match no known image format');
+  if (detected.decoder === 'none') throw new UnsupportedFormatError(detected.format);
+  if (detected.format === 'svg' && !allowSvg) {
+    throw new UnsupportedFormatError('svg', 'SVG input is off; enable it with the `svg` option');
+  }
+  return detected;
 }
 
 function checkPixels(width: number, height: number, frames: number, limits: Limits): void {

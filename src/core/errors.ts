@@ -82,6 +82,15 @@ export class OriginalMissingError extends PermanentError {
   readonly code = 'ORIGINAL_MISSING';
 }
 
+/**
+ * A conditional read or write found another version than the one named: the object was
+ * replaced meanwhile (S3's 412 PreconditionFailed). Not an error of the input: callers that
+ * name a version decide what it means (an older event: skip it; a manifest: read it again).
+ */
+export class PreconditionFailedError extends PermanentError {
+  readonly code = 'PRECONDITION_FAILED';
+}
+
 /** Store, network or resource trouble that may pass: retry with backoff. */
 export class TransientError extends ThumbnailerError {
   readonly code: string;

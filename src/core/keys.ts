@@ -26,9 +26,19 @@ export function assertSafeKey(key: string): string {
   return key;
 }
 
-/** `K/<preset>.<ext>`: keeping the whole source key as the folder means cat.jpg and cat.png never collide. */
-export function renditionKey(sourceKey: string, preset: Pick<Preset, 'name' | 'format'>): string {
-  return `${sourceKey}/${preset.name}.${EXTENSIONS[preset.format]}`;
+/**
+ * `K/<revision>/<preset>.<ext>`: the whole source key as the folder, so cat.jpg and cat.png never
+ * collide, and one folder per processed write of K, so a worker rendering an older write never
+ * overwrites a newer one's files (and a file, once written, never changes: it can be cached
+ * forever).
+ */
+export function renditionKey(
+  sourceKey: string,
+  revision: string,
+  preset: Pick<Preset, 'name' | 'format'>,
+): string {
+  if (!/^[0-9a-f]{16}$/.test(revision)) throw new Error(`not a revision id: ${revision}`);
+  return `${sourceKey}/${revision}/${preset.name}.${EXTENSIONS[preset.format]}`;
 }
 
 export function manifestKey(sourceKey: string): string {

@@ -1,10 +1,12 @@
 import type { ObjectCreated } from '../events/object-created.js';
 import { compareSequencers } from '../events/object-created.js';
 import type { ObjectStore } from '../ports.js';
+import type { CpuSlots, SlotOptions } from './cpu-slots.js';
 import { classifyError, OriginalMissingError, type ThumbnailerError } from './errors.js';
 import { writeThumbnails } from './generate-thumbnails.js';
 import { manifestKey } from './keys.js';
 import type { Manifest } from './manifest.js';
+import { readNamedVersion } from './originals.js';
 import { type RenderOptions, renderImage } from './render.js';
 import { getJson, putJson } from './store-json.js';
 
@@ -20,17 +22,35 @@ export interface ProcessDeps {
   /** Failure records, at `thumbnail/<key>.json`. */
   failures: ObjectStore;
   render: RenderOptions;
+  /** Images processed at once (one per vCPU) and how a timeout among them is judged; unbounded when absent. */
+  slots?: CpuSlots;
   now?: () => Date;
 }
 
+/**
+ * Stale: the thumbnails of a newer write of the key are already there (`processedSequencer`), or
+ * the object the event names was replaced before it could be read (`replaced`: the replacing
+ * write has its own event).
+ */
+export type StaleOutcome =
+  | { status: 'stale'; reason: 'newer-processed'; processedSequencer: string }
+  | { status: 'stale'; reason: 'replaced' };
+
 export type ProcessOutcome =
   | { status: 'done'; manifest: Manifest }
-  | { status: 'stale'; processedSequencer: string }
+  | StaleOutcome
   | { status: 'failed'; error: ThumbnailerError };
 
-export async function processObjectCreated(event: ObjectCreated, deps: ProcessDeps): Promise<ProcessOutcome> {
+export async function processObjectCreated(
+  event: ObjectCreated,
+  deps: ProcessDeps,
+  options: Pick<SlotOptions, 'hasTimeFor'> = {},
+): Promise<ProcessOutcome> {
   try {
-    return await renderOriginal(event, deps);
+    const work = () => renderOriginal(event, deps);
+    return await (deps.slots
+      ? deps.slots.run(work, { timeoutMs: deps.render.limits.timeoutMs, ...options })
+      : work());
   } catch (thrown) {
     const error = classifyError(thrown);
     if (error.retryable) throw error;
@@ -44,9 +64,9 @@ export async function processObjectCreated(event: ObjectCreated, deps: ProcessDe
 }
 
 /**
- * The steps themselves, errors thrown as they come: skip a stale event, fetch the original
- * (refused on its size before it is read), render it, and write the renditions and manifest
- * unless a newer write of the key was processed meanwhile. The local workers call this
+ * The steps themselves, errors thrown as they come: skip a stale event, fetch the original the
+ * event names (refused on its size before it is read), render it, and write the renditions and
+ * manifest unless a newer write of the key was processed meanwhile. The local workers call this
  * directly; their queue records failures its own way (dead-letter rows, then the failover).
  */
 export async function renderOriginal(
@@ -55,16 +75,16 @@ export async function renderOriginal(
 ): Promise<Exclude<ProcessOutcome, { status: 'failed' }>> {
   const stale = await newerProcessed(event, deps.thumbnails);
   if (stale) return stale;
-  const original = await deps.originals.get(event.key, { maxBytes: deps.render.limits.maxInputBytes });
+  const original = await readNamedVersion(event, deps.originals, deps.render.limits.maxInputBytes);
+  if (original === 'replaced') return { status: 'stale', reason: 'replaced' };
   if (!original)
     throw new OriginalMissingError(`the original ${event.key} is no longer in the originals store`);
   const rendered = await renderImage(original.body, deps.render);
-  // Again, now that rendering (seconds, for a large photo) is over: another worker may have
-  // written a newer version of this key meanwhile. What is left of the race is the few
-  // milliseconds of the writes themselves (closing it needs a conditional write).
+  // Again, now that rendering (seconds, for a large photo) is over: no renditions are written
+  // for a write already overtaken. The manifest's conditional write settles the rest.
   const overtaken = await newerProcessed(event, deps.thumbnails);
   if (overtaken) return overtaken;
-  const manifest = await writeThumbnails(
+  const written = await writeThumbnails(
     {
       key: event.key,
       etag: event.etag ?? original.etag,
@@ -74,18 +94,18 @@ export async function renderOriginal(
     rendered,
     deps.thumbnails,
   );
-  return { status: 'done', manifest };
+  return written.status === 'stale' ? { ...written, reason: 'newer-processed' } : written;
 }
 
 /** The stale outcome, when the thumbnails already come from a newer write of the key. */
 async function newerProcessed(
   event: ObjectCreated,
   thumbnails: ObjectStore,
-): Promise<{ status: 'stale'; processedSequencer: string } | undefined> {
+): Promise<StaleOutcome | undefined> {
   if (!event.sequencer) return undefined;
   const processed = await processedSequencer(event.key, thumbnails);
   return processed && compareSequencers(event.sequencer, processed) < 0
-    ? { status: 'stale', processedSequencer: processed }
+    ? { status: 'stale', reason: 'newer-processed', processedSequencer: processed }
     : undefined;
 }
 

@@ -1,18 +1,22 @@
+import { availableParallelism } from 'node:os';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSRecord } from 'aws-lambda';
 import type { AlertDigest } from '../core/alert-digest.js';
 import { type AltTextDeps, describeObjectCreated, recordAltTextFailure } from '../core/alt-text.js';
+import { CpuSlots } from '../core/cpu-slots.js';
 import { classifyError, MAX_RETRY_AFTER_MS, retryAfterMsOf, type ThumbnailerError } from '../core/errors.js';
 import type { ObjectStore, RedeliveryDelay } from '../ports.js';
 import { alertOnModelRefusal } from './model-alerts.js';
 import { forEachObjectCreated, retryNotes, withMetrics } from './sqs-events.js';
-import type { SqsBatchHandler } from './thumbnail.js';
+import { type SqsBatchHandler, timeLeftIn } from './thumbnail.js';
 
 /** The alt-text handler: a separate queue and function, so a slow model never holds up thumbnails. */
-export interface AltTextHandlerDeps extends AltTextDeps {
+export interface AltTextHandlerDeps extends Omit<AltTextDeps, 'slots'> {
   outputBuckets: readonly string[];
+  /** Images decoded at once for the model: the function's vCPUs; the machine's CPUs by default. */
+  concurrency?: number;
   logger: Logger;
   metrics?: Metrics;
   /** Honours a provider's Retry-After by holding the message back that long (SQS visibility). */
@@ -26,11 +30,16 @@ export interface AltTextHandlerDeps extends AltTextDeps {
 export function createAltTextHandler(deps: AltTextHandlerDeps): SqsBatchHandler {
   const processor = new BatchProcessor(EventType.SQS);
   const count = (name: string, value = 1) => deps.metrics?.addMetric(name, MetricUnit.Count, value);
-  const recordHandler = (record: SQSRecord): Promise<void> => {
+  // Records run at once (the model is mostly waiting); only their decoding shares the vCPUs.
+  const describing = { ...deps, slots: new CpuSlots(deps.concurrency ?? availableParallelism()) };
+  const recordHandler = (record: SQSRecord, context: Context | undefined): Promise<void> => {
     const retries = retryNotes(deps, record);
+    const hasTimeFor = timeLeftIn(context);
     return forEachObjectCreated(record, deps, async (event) => {
       try {
-        const { outcome, record: written } = await describeObjectCreated(event, deps);
+        const { outcome, record: written } = await describeObjectCreated(event, describing, {
+          ...(hasTimeFor && { hasTimeFor }),
+        });
         await retries.succeeded(event.key);
         count('AltTextRecorded');
         if (written?.status === 'done' && outcome === 'generated') {
@@ -73,6 +82,8 @@ export function createAltTextHandler(deps: AltTextHandlerDeps): SqsBatchHandler 
   }
 
   return withMetrics(deps.metrics, (event, context) =>
-    processPartialResponse(event, recordHandler, processor, { context: context as Context }),
+    processPartialResponse(event, (record: SQSRecord) => recordHandler(record, context), processor, {
+      context: context as Context,
+    }),
   );
 }

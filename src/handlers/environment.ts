@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -57,6 +58,20 @@ function assertEnv(env: Env, names: readonly string[]): void {
   }
 }
 
+/** Lambda's memory for one vCPU's worth of CPU time. */
+const MB_PER_VCPU = 1769;
+
+/**
+ * Images to render at once: the vCPUs the function really has. On Lambda that is its memory over
+ * 1769 MB (one vCPU-second of credits per second there), whatever number of CPUs the system
+ * shows (two or more at any memory size); elsewhere the CPUs Node.js may use.
+ */
+export function recordConcurrency(env: Env = process.env, cpus = availableParallelism()): number {
+  const memory = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+  const vcpus = Number.isFinite(memory) && memory > 0 ? Math.floor(memory / MB_PER_VCPU) : cpus;
+  return Math.max(1, Math.min(cpus, vcpus));
+}
+
 export function s3ClientFromEnv(env: Env = process.env): S3Client {
   const customEndpoint = Boolean(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL);
   const pathStyle = env.THUMBNAILER_S3_PATH_STYLE
@@ -101,6 +116,7 @@ export function thumbnailDepsFromEnv(
     thumbnails: new S3Store(s3, requiredEnv('THUMBNAILS_BUCKET', env)),
     failures: failureStore(s3, env, FAILURES),
     render: parseConfig({}, env),
+    concurrency: recordConcurrency(env),
     outputBuckets: outputBuckets(env),
     ...observability('thumbnailer-thumbnail', env),
   };
@@ -125,6 +141,7 @@ export async function altTextDepsFromEnv(
     model: await createAltTextModel(config.altText, capture),
     language: config.altText.language,
     image: config,
+    concurrency: recordConcurrency(env),
     redelivery: new SqsRedeliveryDelay(sqs),
     ...(failures && { failures }),
     // With a topic (and somewhere to keep the digest state), a model that refuses is alerted on.

@@ -1,7 +1,9 @@
+import { availableParallelism } from 'node:os';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { CpuSlots } from '../core/cpu-slots.js';
 import { classifyError } from '../core/errors.js';
 import { type ProcessDeps, processObjectCreated } from '../core/process-original.js';
 import { forEachObjectCreated, retryNotes, withMetrics } from './sqs-events.js';
@@ -12,9 +14,11 @@ import { forEachObjectCreated, retryNotes, withMetrics } from './sqs-events.js';
  * ObjectCreated events and handed to the same use case every deployment runs. The Lambda
  * function and `thumbnailer worker` both run it.
  */
-export interface ThumbnailHandlerDeps extends ProcessDeps {
+export interface ThumbnailHandlerDeps extends Omit<ProcessDeps, 'slots'> {
   /** Buckets whose objects are never originals (no recursion). */
   outputBuckets: readonly string[];
+  /** Images rendered at once: the function's vCPUs (recordConcurrency); the machine's CPUs by default. */
+  concurrency?: number;
   logger: Logger;
   /** CloudWatch metrics in EMF, flushed after each batch; none when absent. */
   metrics?: Metrics;
@@ -25,13 +29,17 @@ export type SqsBatchHandler = (event: SQSEvent, context?: Context) => Promise<SQ
 export function createThumbnailHandler(deps: ThumbnailHandlerDeps): SqsBatchHandler {
   const processor = new BatchProcessor(EventType.SQS);
   const count = (name: string) => deps.metrics?.addMetric(name, MetricUnit.Count, 1);
-  const recordHandler = (record: SQSRecord): Promise<void> => {
+  // Powertools runs a batch's records all at once: the slots keep the images rendered at once to
+  // the vCPUs, so that ten sharing one do not each take ten times as long (and time out).
+  const processing = { ...deps, slots: new CpuSlots(deps.concurrency ?? availableParallelism()) };
+  const recordHandler = (record: SQSRecord, context: Context | undefined): Promise<void> => {
     const retries = retryNotes(deps, record);
+    const hasTimeFor = timeLeftIn(context);
     return forEachObjectCreated(record, deps, async (event) => {
       const started = performance.now();
       let outcome: Awaited<ReturnType<typeof processObjectCreated>>;
       try {
-        outcome = await processObjectCreated(event, deps);
+        outcome = await processObjectCreated(event, processing, { ...(hasTimeFor && { hasTimeFor }) });
       } catch (thrown) {
         const error = classifyError(thrown);
         count('RetryableFailures');
@@ -48,7 +56,10 @@ export function createThumbnailHandler(deps: ThumbnailHandlerDeps): SqsBatchHand
         });
       } else if (outcome.status === 'stale') {
         count('StaleEventsSkipped');
-        deps.logger.info('stale event skipped', { processedSequencer: outcome.processedSequencer });
+        deps.logger.info('stale event skipped', {
+          reason: outcome.reason,
+          ...(outcome.reason === 'newer-processed' && { processedSequencer: outcome.processedSequencer }),
+        });
       } else {
         count('ImagesProcessed');
         deps.metrics?.addMetric('ProcessingTime', MetricUnit.Milliseconds, performance.now() - started);
@@ -57,6 +68,17 @@ export function createThumbnailHandler(deps: ThumbnailHandlerDeps): SqsBatchHand
     });
   };
   return withMetrics(deps.metrics, (event, context) =>
-    processPartialResponse(event, recordHandler, processor, { context: context as Context }),
+    processPartialResponse(event, (record: SQSRecord) => recordHandler(record, context), processor, {
+      context: context as Context,
+    }),
   );
+}
+
+/** Reads and writes around a render, on top of its time limit: what an invocation must still have. */
+export const IO_MARGIN_MS = 5_000;
+
+/** Whether a render of `ms` (and its reads and writes) fits in what is left of the invocation. */
+export function timeLeftIn(context: Context | undefined): ((ms: number) => boolean) | undefined {
+  if (typeof context?.getRemainingTimeInMillis !== 'function') return undefined;
+  return (ms) => context.getRemainingTimeInMillis() >= ms + IO_MARGIN_MS;
 }

@@ -10,7 +10,11 @@ import type { SqliteQueue } from '../adapters/sqlite-queue.js';
 import { editAltText, requestRegeneration } from '../core/alt-text.js';
 import { DESCRIPTION_MAX_LENGTH } from '../core/alt-text-prompt.js';
 import { classifyError, ThumbnailerError } from '../core/errors.js';
-import { CONTENT_TYPES } from '../core/generate-thumbnails.js';
+import {
+  CONTENT_TYPES,
+  MANIFEST_CACHE_CONTROL,
+  RENDITION_CACHE_CONTROL,
+} from '../core/generate-thumbnails.js';
 import { assertSafeKey } from '../core/keys.js';
 import { imageRecord } from './image-records.js';
 import type { Logger } from './log.js';
@@ -431,8 +435,10 @@ async function getThumbnail(
   const type = EXTENSION_TYPES[extension];
   const file = type ? await deps.thumbnails.get(key) : undefined;
   if (!type || !file) throw new HttpError(404, 'NOT_FOUND', `no thumbnail ${JSON.stringify(key)}`);
-  // Upload keys are unique, so a rendition's content only changes when it is regenerated.
-  response.setHeader('Cache-Control', 'public, max-age=86400');
+  // Each processed write has its own revision folder: a rendition's file never changes, while
+  // the manifest moves on to the newest.
+  const manifest = key.endsWith('/manifest.json');
+  response.setHeader('Cache-Control', manifest ? MANIFEST_CACHE_CONTROL : RENDITION_CACHE_CONTROL);
   response.setHeader('ETag', file.etag);
   if (request.headers['if-none-match'] === file.etag) {
     response.writeHead(304).end();

@@ -180,13 +180,17 @@ async function healthy(queue: SqliteQueue, dataDir: string): Promise<boolean> {
   }
 }
 
-/** The temporary file FolderStore.put writes beside an object before renaming it into place. */
-const TEMPORARY_FILE = /^\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp$/;
+/**
+ * The temporary file FolderStore.put writes beside an object before renaming it into place, and
+ * the lock file a conditional write (the manifest) holds meanwhile.
+ */
+const TEMPORARY_FILE =
+  /^\.(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp|[0-9a-f]{32}\.lock)$/;
 
 /**
- * A process killed in the middle of FolderStore.put leaves its temporary file beside the object
- * it was writing, and nothing would ever remove it. Only these writes can have been cut short:
- * the outputs of a thumbnail job it held (`K/` in the thumbnails store), those of an alt-text job
+ * A process killed in the middle of FolderStore.put leaves its temporary file (or lock file)
+ * beside the object it was writing, and nothing would ever remove it. Only these writes can have been cut short:
+ * the outputs of a thumbnail job it held (`K/` and `K/<revision>/` in the thumbnails store), those of an alt-text job
  * it held (`K.json` and `by-content/` in the alt-text store) and a failure record it had not
  * marked written (`<queue>/K.json`). Runs at start-up, before any worker
  * writes, so every such file found there is an orphan. Returns how many were removed.
@@ -203,7 +207,14 @@ async function removeInterruptedWrites(
     folders.add(await folder().catch(() => ''));
   };
   for (const job of queue.leasedJobs()) {
-    if (job.queue === 'thumbnail') await add(() => thumbnails.pathOf(job.key));
+    if (job.queue === 'thumbnail') {
+      // The manifest in K/, the renditions in the revision folders K/<revision>/.
+      const folder = await thumbnails.pathOf(job.key).catch(() => '');
+      folders.add(folder);
+      for (const entry of folder ? await readdir(folder, { withFileTypes: true }).catch(() => []) : []) {
+        if (entry.isDirectory()) folders.add(path.join(folder, entry.name));
+      }
+    }
     // An alt-text job writes K.json beside its siblings, and by-content/<sha256>.json.
     if (job.queue === 'alt-text') {
       await add(async () => path.dirname(await altText.pathOf(`${job.key}.json`)));

@@ -1,19 +1,23 @@
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FolderStore } from '../../src/adapters/folder-store.js';
-import { InvalidKeyError } from '../../src/core/errors.js';
+import { InvalidKeyError, PreconditionFailedError } from '../../src/core/errors.js';
 import { listFiles } from '../helpers/files.js';
-import { describeObjectStoreContract } from './object-store-contract.js';
+import { describeConditionalWriteContract, describeObjectStoreContract } from './object-store-contract.js';
 
-describeObjectStoreContract('FolderStore', async () => {
+async function freshStore() {
   const root = await mkdtemp(path.join(tmpdir(), 'thumbnailer-folder-store-'));
   return {
     store: new FolderStore(path.join(root, 'store')),
     cleanup: () => rm(root, { recursive: true, force: true }),
   };
-});
+}
+
+describeObjectStoreContract('FolderStore', freshStore);
+describeConditionalWriteContract('FolderStore', freshStore);
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -76,6 +80,47 @@ describe('FolderStore (folder-specific)', () => {
     await store.put(key, Buffer.from('long name'));
     expect((await store.get(key))?.body.toString()).toBe('long name');
     expect(await listFiles(root)).toEqual([key]);
+  });
+
+  describe('conditional writes across processes: the lock file', () => {
+    /** What a second process sees: another FolderStore on the same folder (its own in-memory queue). */
+    it('of writers in separate stores on one folder that read the same ETag, exactly one wins', async () => {
+      await store.put('m.json', Buffer.from('start'));
+      const etag = (await store.get('m.json'))?.etag as string;
+      const stores = Array.from({ length: 6 }, () => new FolderStore(root));
+      const results = await Promise.all(
+        stores.map((other, i) =>
+          other.put('m.json', Buffer.from(`writer ${i}`), { ifMatch: etag }).then(
+            () => 'written',
+            (error: unknown) => error,
+          ),
+        ),
+      );
+      expect(results.filter((result) => result === 'written')).toHaveLength(1);
+      expect(results.filter((result) => result instanceof PreconditionFailedError)).toHaveLength(5);
+      expect(await listFiles(root)).toEqual(['m.json']);
+    });
+
+    it('breaks a lock left by a process that died holding it, and never lists lock files', async () => {
+      await store.put('a/m.json', Buffer.from('start'));
+      const lock = path.join(root, 'a', `.${createHash('md5').update('m.json').digest('hex')}.lock`);
+      await writeFile(lock, '12345');
+      const longAgo = new Date(Date.now() - 60_000);
+      await utimes(lock, longAgo, longAgo);
+      expect(await listFiles(root)).toContain(`a/${path.basename(lock)}`);
+      const keys: string[] = [];
+      for await (const key of store.list('a/')) keys.push(key);
+      expect(keys).toEqual(['a/m.json']);
+      const etag = (await store.get('a/m.json'))?.etag as string;
+      await store.put('a/m.json', Buffer.from('next'), { ifMatch: etag });
+      expect((await store.get('a/m.json'))?.body.toString()).toBe('next');
+      expect(await listFiles(root)).toEqual(['a/m.json']);
+    });
+
+    it('has no versions to read: a versionId is refused', async () => {
+      await store.put('x', Buffer.from('1'));
+      await expect(store.get('x', { versionId: 'v1' })).rejects.toThrow(/no versions/);
+    });
   });
 
   describe('symlinks', () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidKeyError, TooLargeError } from '../../src/core/errors.js';
+import { InvalidKeyError, PreconditionFailedError, TooLargeError } from '../../src/core/errors.js';
 import type { ObjectStore } from '../../src/ports.js';
 
 export interface StoreUnderTest {
@@ -210,11 +210,114 @@ export function describeObjectStoreContract(name: string, makeStore: () => Promi
       expect(await store.get('absent.bin', { maxBytes: 1 })).toBeUndefined();
     });
 
+    it('get with ifMatch reads the object while it has that ETag (quoted or bare), and refuses another', async () => {
+      await store.put('v.txt', Buffer.from('first'));
+      const first = (await store.get('v.txt'))?.etag as string;
+      expect((await store.get('v.txt', { ifMatch: first }))?.body.toString()).toBe('first');
+      expect((await store.get('v.txt', { ifMatch: first.replace(/"/g, '') }))?.body.toString()).toBe('first');
+      await store.put('v.txt', Buffer.from('second'));
+      const refused = await store.get('v.txt', { ifMatch: first }).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(PreconditionFailedError);
+      expect((refused as PreconditionFailedError).code).toBe('PRECONDITION_FAILED');
+      expect(await store.get('absent.txt', { ifMatch: first })).toBeUndefined();
+    });
+
+    it('peek gives the first bytes and the whole size, without reading more', async () => {
+      const body = Buffer.from(Array.from({ length: 10_000 }, (_, i) => i % 251));
+      await store.put('p.bin', body);
+      expect(await store.peek('p.bin', 16)).toEqual({ head: body.subarray(0, 16), size: body.length });
+      await store.put('short.bin', Buffer.from('abc'));
+      expect(await store.peek('short.bin', 16)).toEqual({ head: Buffer.from('abc'), size: 3 });
+      await store.put('empty.bin', Buffer.alloc(0));
+      expect(await store.peek('empty.bin', 16)).toEqual({ head: Buffer.alloc(0), size: 0 });
+      expect(await store.peek('absent.bin', 16)).toBeUndefined();
+      const etag = (await store.get('p.bin'))?.etag as string;
+      expect((await store.peek('p.bin', 4, { ifMatch: etag }))?.size).toBe(body.length);
+      await expect(store.peek('short.bin', 4, { ifMatch: etag })).rejects.toBeInstanceOf(
+        PreconditionFailedError,
+      );
+    });
+
     it('a refused key leaves the store unchanged', async () => {
       await store.put('x', Buffer.from('inside'));
       await expect(store.put('a/../x', Buffer.from('overwritten'))).rejects.toBeInstanceOf(InvalidKeyError);
       await expect(store.delete('./x')).rejects.toBeInstanceOf(InvalidKeyError);
       expect((await store.get('x'))?.body.toString()).toBe('inside');
+    });
+  });
+}
+
+/**
+ * Conditional writes, the compare-and-swap the manifest is written with. Apart from the main
+ * contract because the emulator (fauxqs) has none: the S3 adapter runs it against a small local
+ * server that answers as S3 does.
+ */
+export function describeConditionalWriteContract(
+  name: string,
+  makeStore: () => Promise<StoreUnderTest>,
+): void {
+  describe(`ObjectStore conditional writes: ${name}`, () => {
+    let subject: StoreUnderTest;
+    let store: ObjectStore;
+    beforeEach(async () => {
+      subject = await makeStore();
+      store = subject.store;
+    });
+    afterEach(() => subject.cleanup());
+
+    const text = async (key: string) => (await store.get(key))?.body.toString();
+    const refusal = (write: Promise<void>) =>
+      write.then(
+        () => 'written',
+        (error: unknown) => error,
+      );
+
+    it('ifNoneMatch * creates a missing object and refuses to replace one', async () => {
+      await store.put('m.json', Buffer.from('first'), { ifNoneMatch: '*' });
+      expect(await text('m.json')).toBe('first');
+      const refused = await refusal(store.put('m.json', Buffer.from('second'), { ifNoneMatch: '*' }));
+      expect(refused).toBeInstanceOf(PreconditionFailedError);
+      expect(await text('m.json')).toBe('first');
+    });
+
+    it('ifMatch replaces the object with that ETag, and refuses a stale or missing one', async () => {
+      await store.put('m.json', Buffer.from('first'));
+      const first = (await store.get('m.json'))?.etag as string;
+      await store.put('m.json', Buffer.from('second'), { ifMatch: first });
+      expect(await text('m.json')).toBe('second');
+      // The ETag read before that write is stale now.
+      expect(await refusal(store.put('m.json', Buffer.from('third'), { ifMatch: first }))).toBeInstanceOf(
+        PreconditionFailedError,
+      );
+      expect(await text('m.json')).toBe('second');
+      expect(await refusal(store.put('gone.json', Buffer.from('x'), { ifMatch: first }))).toBeInstanceOf(
+        PreconditionFailedError,
+      );
+      expect(await store.get('gone.json')).toBeUndefined();
+    });
+
+    it('of writers that all read the same ETag, exactly one wins', async () => {
+      await store.put('m.json', Buffer.from('start'));
+      const etag = (await store.get('m.json'))?.etag as string;
+      const writers = Array.from({ length: 8 }, (_, i) =>
+        refusal(store.put('m.json', Buffer.from(`writer ${i}`), { ifMatch: etag })),
+      );
+      const results = await Promise.all(writers);
+      const winners = results.flatMap((result, i) => (result === 'written' ? [i] : []));
+      expect(winners).toHaveLength(1);
+      expect(results.filter((result) => result instanceof PreconditionFailedError)).toHaveLength(7);
+      expect(await text('m.json')).toBe(`writer ${winners[0]}`);
+    });
+
+    it('of writers that all create the same key, exactly one wins', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          refusal(store.put('new.json', Buffer.from(`writer ${i}`), { ifNoneMatch: '*' })),
+        ),
+      );
+      const winners = results.flatMap((result, i) => (result === 'written' ? [i] : []));
+      expect(winners).toHaveLength(1);
+      expect(await text('new.json')).toBe(`writer ${winners[0]}`);
     });
   });
 }

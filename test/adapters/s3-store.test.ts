@@ -7,8 +7,10 @@ import {
 import type { FauxqsServer } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Store } from '../../src/adapters/s3-store.js';
+import { PreconditionFailedError } from '../../src/core/errors.js';
 import { startFauxqsWithClients } from '../helpers/fauxqs.js';
-import { describeObjectStoreContract } from './object-store-contract.js';
+import { type ConditionalS3, startConditionalS3 } from '../helpers/s3-conditional-server.js';
+import { describeConditionalWriteContract, describeObjectStoreContract } from './object-store-contract.js';
 
 /** A real S3 protocol server: fauxqs on 127.0.0.1, a free port, spoken to by the AWS SDK. */
 let fauxqs: Awaited<ReturnType<typeof startFauxqsWithClients>>;
@@ -16,12 +18,19 @@ let server: FauxqsServer;
 let client: S3Client;
 let buckets = 0;
 
+/** What fauxqs lacks (conditional writes, versions, Cache-Control): a local server answering as S3 does. */
+let conditional: ConditionalS3;
+
 beforeAll(async () => {
   fauxqs = await startFauxqsWithClients();
   ({ server, s3: client } = fauxqs);
+  conditional = await startConditionalS3();
 });
 
-afterAll(() => fauxqs?.stop());
+afterAll(async () => {
+  await fauxqs?.stop();
+  await conditional?.stop();
+});
 
 describeObjectStoreContract('S3Store (fauxqs)', async () => {
   const bucket = `contract-${++buckets}`;
@@ -34,6 +43,13 @@ describeObjectStoreContract('S3Store (fauxqs)', async () => {
     },
   };
 });
+
+const onConditionalServer = async () => ({
+  store: new S3Store(conditional.client, `bucket-${++buckets}`),
+  cleanup: async () => {},
+});
+describeObjectStoreContract('S3Store (conditional S3 server)', onConditionalServer);
+describeConditionalWriteContract('S3Store (conditional S3 server)', onConditionalServer);
 
 describe('S3Store (S3-specific)', () => {
   it('stores the content type, and keys exactly as given (no encoding twice)', async () => {
@@ -52,5 +68,38 @@ describe('S3Store (S3-specific)', () => {
       code: 'TRANSIENT',
       retryable: true,
     });
+  });
+
+  it('reads the version an event names, whatever was written since', async () => {
+    const bucket = `versions-${++buckets}`;
+    const store = new S3Store(conditional.client, bucket);
+    await store.put('cat.jpg', Buffer.from('first upload'));
+    await store.put('cat.jpg', Buffer.from('second upload'));
+    const [first, second] = conditional.versions(bucket, 'cat.jpg');
+    expect((await store.get('cat.jpg', { versionId: first?.versionId }))?.body.toString()).toBe(
+      'first upload',
+    );
+    expect((await store.get('cat.jpg'))?.body.toString()).toBe('second upload');
+    expect((await store.peek('cat.jpg', 5, { versionId: first?.versionId }))?.head.toString()).toBe('first');
+    // A version deleted since (NoSuchVersion) is no object, like a missing key.
+    expect(await store.get('cat.jpg', { versionId: 'no-such-version' })).toBeUndefined();
+    expect(second?.etag).not.toBe(first?.etag);
+  });
+
+  it('keeps Cache-Control with the object; an If-Match write answered 412 or 404 is PreconditionFailedError', async () => {
+    const bucket = `cache-${++buckets}`;
+    const store = new S3Store(conditional.client, bucket);
+    await store.put('r/thumb.webp', Buffer.from('x'), {
+      contentType: 'image/webp',
+      cacheControl: 'public, max-age=31536000, immutable',
+    });
+    expect(await store.get('r/thumb.webp')).toMatchObject({
+      contentType: 'image/webp',
+      cacheControl: 'public, max-age=31536000, immutable',
+    });
+    const gone = await store
+      .put('never-written.json', Buffer.from('x'), { ifMatch: '"abc"' })
+      .catch((error: unknown) => error);
+    expect(gone).toBeInstanceOf(PreconditionFailedError);
   });
 });

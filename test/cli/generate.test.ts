@@ -75,6 +75,18 @@ async function snapshot(dir: string, skip: string): Promise<Record<string, strin
   return shot;
 }
 
+/** `K/<16 hex>/thumb.webp` as `K/<revision>/thumb.webp`: the revision is a hash, the layout is what is checked. */
+function withRevision(file: string): string {
+  return file.replace(/\/[0-9a-f]{16}\//, '/<revision>/');
+}
+
+/** The file of a preset, wherever the manifest puts it. */
+async function renditionFile(out: string, key: string, preset: string): Promise<string> {
+  const found = (await readManifest(out, key)).renditions.find((r) => r.preset === preset);
+  if (!found) throw new Error(`no ${preset} for ${key}`);
+  return path.join(out, ...found.key.split('/'));
+}
+
 async function readManifest(out: string, key: string): Promise<Manifest> {
   return JSON.parse(await readFile(path.join(out, key, 'manifest.json'), 'utf8')) as Manifest;
 }
@@ -151,12 +163,13 @@ describe('thumbnailer generate over a folder (default presets)', () => {
     for (const failure of summary.failed) expect(failure.message.length).toBeGreaterThan(0);
   });
 
-  it('writes <out>/<relative path>/<preset>.<ext> and manifest.json for each image, and nothing else', async () => {
-    const expected = images.flatMap((key) =>
-      ['manifest.json', 'preview.webp', 'thumb-jpeg.jpg', 'thumb.webp'].map((name) => `${key}/${name}`),
-    );
+  it('writes <out>/<relative path>/<revision>/<preset>.<ext> and manifest.json for each image, and nothing else', async () => {
+    const expected = images.flatMap((key) => [
+      `${key}/manifest.json`,
+      ...['preview.webp', 'thumb-jpeg.jpg', 'thumb.webp'].map((name) => `${key}/<revision>/${name}`),
+    ]);
     // Hidden files and folders are skipped; failed inputs leave no output and no temporary files.
-    expect(await listFiles(out)).toEqual(expected.sort());
+    expect((await listFiles(out)).map(withRevision).sort()).toEqual(expected.sort());
   });
 
   it('writes manifests whose renditions match the real files, keyed relative to --out', async () => {
@@ -165,10 +178,12 @@ describe('thumbnailer generate over a folder (default presets)', () => {
       expect(manifest.generator).toEqual({ name: 'thumbnailer', version: GENERATOR_VERSION });
       expect(manifest.source.key).toBe(key);
       expect(manifest.source.bytes).toBe((await stat(path.join(dir, 'photos', key))).size);
-      expect(manifest.renditions.map(({ preset, key: k, format }) => ({ preset, key: k, format }))).toEqual([
-        { preset: 'thumb', key: `${key}/thumb.webp`, format: 'webp' },
-        { preset: 'preview', key: `${key}/preview.webp`, format: 'webp' },
-        { preset: 'thumb-jpeg', key: `${key}/thumb-jpeg.jpg`, format: 'jpeg' },
+      expect(
+        manifest.renditions.map(({ preset, key: k, format }) => ({ preset, key: withRevision(k), format })),
+      ).toEqual([
+        { preset: 'thumb', key: `${key}/<revision>/thumb.webp`, format: 'webp' },
+        { preset: 'preview', key: `${key}/<revision>/preview.webp`, format: 'webp' },
+        { preset: 'thumb-jpeg', key: `${key}/<revision>/thumb-jpeg.jpg`, format: 'jpeg' },
       ]);
       for (const rendition of manifest.renditions) {
         expect(Object.keys(rendition).sort()).toEqual([
@@ -201,7 +216,7 @@ describe('thumbnailer generate over a folder (default presets)', () => {
       ['a/cat.jpg', fixtures.photo.branches],
       ['big/flower.jpg', fixtures.photo.flower],
     ] as const) {
-      expect(await meanDeltaE(path.join(out, key, 'preview.webp'), original), key).toBeLessThan(6);
+      expect(await meanDeltaE(await renditionFile(out, key, 'preview'), original), key).toBeLessThan(6);
     }
   });
 
@@ -209,7 +224,7 @@ describe('thumbnailer generate over a folder (default presets)', () => {
     const manifest = await readManifest(out, 'anim/traffic.gif');
     expect(manifest.source).toMatchObject({ format: 'gif', frames: 4 });
     const thumb = manifest.renditions.find((r) => r.preset === 'thumb');
-    const file = path.join(out, 'anim/traffic.gif/thumb.webp');
+    const file = await renditionFile(out, 'anim/traffic.gif', 'thumb');
     const all = await sharp(file, { pages: -1 }).metadata();
     expect(all.format).toBe('webp');
     expect(all.pages).toBe(4);
@@ -218,7 +233,7 @@ describe('thumbnailer generate over a folder (default presets)', () => {
     expect(all.width).toBe(thumb?.width);
     expect((await stat(file)).size).toBe(thumb?.bytes);
     // The JPEG card is a still, of the same frame size.
-    const jpeg = await sharp(path.join(out, 'anim/traffic.gif/thumb-jpeg.jpg')).metadata();
+    const jpeg = await sharp(await renditionFile(out, 'anim/traffic.gif', 'thumb-jpeg')).metadata();
     const jpegEntry = manifest.renditions.find((r) => r.preset === 'thumb-jpeg');
     expect({ width: jpeg.width, height: jpeg.height }).toEqual({
       width: jpegEntry?.width,
@@ -302,11 +317,19 @@ describe('thumbnailer generate: exit status and outputs', () => {
     );
     expect(result.code, result.stderr).toBe(0);
     const out = path.join(dir, 'out');
-    expect(await listFiles(out)).toEqual(['cat.jpg/big.avif', 'cat.jpg/manifest.json', 'cat.jpg/small.png']);
+    expect((await listFiles(out)).map(withRevision)).toEqual([
+      'cat.jpg/<revision>/big.avif',
+      'cat.jpg/<revision>/small.png',
+      'cat.jpg/manifest.json',
+    ]);
     const manifest = await readManifest(out, 'cat.jpg');
     expect(manifest.renditions).toMatchObject([
-      { preset: 'small', key: 'cat.jpg/small.png', format: 'png', width: 64 },
-      { preset: 'big', key: 'cat.jpg/big.avif', format: 'avif', width: 200 },
+      { preset: 'small', format: 'png', width: 64 },
+      { preset: 'big', format: 'avif', width: 200 },
+    ]);
+    expect(manifest.renditions.map((r) => withRevision(r.key))).toEqual([
+      'cat.jpg/<revision>/small.png',
+      'cat.jpg/<revision>/big.avif',
     ]);
     // Fit inside (the default): the 3:2 picture keeps its shape.
     expect(Math.abs((manifest.renditions[0]?.height ?? 0) - (64 * 2) / 3)).toBeLessThanOrEqual(1);
@@ -391,18 +414,18 @@ describe('thumbnailer generate: exit status and outputs', () => {
     const result = await runCli(['generate', 'photos/a/cat.jpg', '--out', 'out'], dir);
     expect(result.code, result.stderr).toBe(0);
     const out = path.join(dir, 'out');
-    expect(await listFiles(out)).toEqual([
+    expect((await listFiles(out)).map(withRevision)).toEqual([
+      'cat.jpg/<revision>/preview.webp',
+      'cat.jpg/<revision>/thumb-jpeg.jpg',
+      'cat.jpg/<revision>/thumb.webp',
       'cat.jpg/manifest.json',
-      'cat.jpg/preview.webp',
-      'cat.jpg/thumb-jpeg.jpg',
-      'cat.jpg/thumb.webp',
     ]);
     const manifest = await readManifest(out, 'cat.jpg');
     expect(manifest.source.key).toBe('cat.jpg');
-    expect(manifest.renditions.map((r) => r.key)).toEqual([
-      'cat.jpg/thumb.webp',
-      'cat.jpg/preview.webp',
-      'cat.jpg/thumb-jpeg.jpg',
+    expect(manifest.renditions.map((r) => withRevision(r.key))).toEqual([
+      'cat.jpg/<revision>/thumb.webp',
+      'cat.jpg/<revision>/preview.webp',
+      'cat.jpg/<revision>/thumb-jpeg.jpg',
     ]);
   });
 

@@ -12,9 +12,10 @@ import {
   recordAltTextFailure,
   requestRegeneration,
 } from '../../src/core/alt-text.js';
+import { CpuSlots } from '../../src/core/cpu-slots.js';
 import { ProviderAuthError, ProviderThrottledError } from '../../src/core/errors.js';
 import { DEFAULT_LIMITS } from '../../src/core/limits.js';
-import type { AltTextImage, AltTextModel, AltTextPrompt } from '../../src/ports.js';
+import type { AltTextImage, AltTextModel, AltTextPrompt, ObjectStore } from '../../src/ports.js';
 import { fixtures } from '../fixtures.js';
 import { tempDir } from '../helpers/local-service.js';
 
@@ -52,6 +53,8 @@ function deps(model: AltTextModel | undefined, language?: string): AltTextDeps {
 
 const answers = (n: number) => Promise.resolve({ alt: `Answer ${n}`, description: `Longer ${n}.` });
 const stored = async (key: string) => JSON.parse((await altText.get(key))?.body.toString() ?? 'null');
+/** The ETag of the original, bare as S3 events carry it. */
+const etagOf = async (key: string) => ((await originals.get(key))?.etag ?? '').replace(/"/g, '');
 
 describe('describeObjectCreated', () => {
   it('provider off: "not-configured", never invented text', async () => {
@@ -67,8 +70,9 @@ describe('describeObjectCreated', () => {
   it('writes K.json with the answer, its language, provider, model, tokens, time, etag and content hash', async () => {
     await originals.put('photos/flower.jpg', flower);
     const model = new ScriptedModel(answers);
+    const etag = await etagOf('photos/flower.jpg');
     const result = await describeObjectCreated(
-      { key: 'photos/flower.jpg', etag: 'e1', sequencer: '0A' },
+      { key: 'photos/flower.jpg', etag, sequencer: '0A' },
       deps(model, 'Deutsch'),
     );
     expect(result.outcome).toBe('generated');
@@ -85,7 +89,7 @@ describe('describeObjectCreated', () => {
       outputTokens: 30,
       modelMs: expect.any(Number),
       createdAt: '2026-11-27T12:00:00.000Z',
-      sourceEtag: 'e1',
+      sourceEtag: etag,
       sequencer: '0A',
       contentSha256: sha,
       reused: false,
@@ -104,11 +108,12 @@ describe('describeObjectCreated', () => {
     await originals.put('copy/two.jpg', flower);
     const model = new ScriptedModel(answers);
     await describeObjectCreated({ key: 'one.jpg' }, deps(model));
-    const second = await describeObjectCreated({ key: 'copy/two.jpg', etag: 'e2' }, deps(model));
+    const etag = await etagOf('copy/two.jpg');
+    const second = await describeObjectCreated({ key: 'copy/two.jpg', etag }, deps(model));
     expect(model.seen).toHaveLength(1);
     expect(second.outcome).toBe('reused');
     const copy = await stored('copy/two.jpg.json');
-    expect(copy).toMatchObject({ key: 'copy/two.jpg', alt: 'Answer 1', sourceEtag: 'e2', reused: true });
+    expect(copy).toMatchObject({ key: 'copy/two.jpg', alt: 'Answer 1', sourceEtag: etag, reused: true });
     // Nothing was paid for this one: no token counts (the first record has them).
     expect(copy.inputTokens).toBeUndefined();
     expect(copy.outputTokens).toBeUndefined();
@@ -205,6 +210,72 @@ describe('describeObjectCreated', () => {
     expect(await stored('s.jpg.json')).toMatchObject({ sequencer: '0B' });
   });
 
+  it('reads the upload its event names: one replaced since is stale, no model call, no record', async () => {
+    await originals.put('v.jpg', flower);
+    const named = await etagOf('v.jpg');
+    await originals.put('v.jpg', await readFile(fixtures.photo.branches));
+    const model = new ScriptedModel(answers);
+    const result = await describeObjectCreated({ key: 'v.jpg', etag: named }, deps(model));
+    expect(result).toEqual({ outcome: 'stale' });
+    expect(model.seen).toHaveLength(0);
+    expect(await altText.get('v.jpg.json')).toBeUndefined();
+  });
+
+  it.each([
+    [
+      'a video',
+      Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from('ftypmp42'), Buffer.alloc(4000)]),
+      'NOT_AN_IMAGE',
+    ],
+    ['a PDF', Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.alloc(4000)]), 'UNSUPPORTED_FORMAT'],
+    ['an empty file', Buffer.alloc(0), 'NOT_AN_IMAGE'],
+  ])('%s is refused on its first bytes, permanently, before it is read whole', async (_what, bytes, code) => {
+    await originals.put('clip.bin', bytes);
+    const reads: string[] = [];
+    const watched = { ...deps(new ScriptedModel(answers)), originals: readsOf(originals, reads) };
+    await expect(describeObjectCreated({ key: 'clip.bin' }, watched)).rejects.toMatchObject({
+      code,
+      retryable: false,
+    });
+    expect(reads).toEqual(['peek clip.bin']);
+  });
+
+  it('an original over the byte limit is refused on its size (TOO_LARGE), never downloaded', async () => {
+    await originals.put('huge.jpg', flower);
+    const reads: string[] = [];
+    const small = {
+      ...deps(new ScriptedModel(answers)),
+      originals: readsOf(originals, reads),
+      image: { limits: { ...DEFAULT_LIMITS, maxInputBytes: flower.length - 1 }, allowSvg: false },
+    };
+    await expect(describeObjectCreated({ key: 'huge.jpg' }, small)).rejects.toMatchObject({
+      code: 'TOO_LARGE',
+      retryable: false,
+    });
+    expect(reads).toEqual(['peek huge.jpg']);
+  });
+
+  it('a time limit hit while another image was decoded beside it, with no time left to decode it alone, is retryable', async () => {
+    await originals.put('slow.heic', await readFile(fixtures.formats.heic)); // 3.4 MP: far over 100 ms
+    const slots = new CpuSlots(2);
+    // Another image holds the other slot until this one has failed.
+    let releaseOther = () => {};
+    const other = slots.run(() => new Promise<void>((resolve) => (releaseOther = resolve)), {
+      timeoutMs: 100,
+    });
+    const model = new ScriptedModel(answers);
+    let checks = 0;
+    const failed = await describeObjectCreated(
+      { key: 'slow.heic' },
+      { ...deps(model), image: { limits: { ...DEFAULT_LIMITS, timeoutMs: 100 }, allowSvg: false }, slots },
+      { hasTimeFor: () => ++checks === 1 },
+    ).catch((error: unknown) => error);
+    releaseOther();
+    await other;
+    expect(failed).toMatchObject({ code: 'PROCESSING_CONTENDED', retryable: true });
+    expect(model.seen).toHaveLength(0);
+  });
+
   it("a permanent failure is recorded as K.json (never over a person's text); the next run replaces it", async () => {
     const error = new ProviderAuthError('refused: check OPENAI_API_KEY');
     expect(await recordAltTextFailure(altText, { key: 'f.jpg', etag: 'e' }, error, now())).toBe(true);
@@ -224,3 +295,20 @@ describe('describeObjectCreated', () => {
     expect(await stored('f.jpg.json')).toMatchObject({ alt: 'Kept', edited: true });
   });
 });
+
+/** The store, noting each read it serves (`peek <key>`, `get <key>`). */
+function readsOf(store: ObjectStore, reads: string[]): ObjectStore {
+  return {
+    put: (key, body, options) => store.put(key, body, options),
+    delete: (key) => store.delete(key),
+    list: (prefix) => store.list(prefix),
+    peek: (key, bytes, options) => {
+      reads.push(`peek ${key}`);
+      return store.peek(key, bytes, options);
+    },
+    get: (key, options) => {
+      reads.push(`get ${key}`);
+      return store.get(key, options);
+    },
+  };
+}

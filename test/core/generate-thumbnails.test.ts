@@ -43,10 +43,13 @@ describe('generateThumbnails', () => {
         height: 1050,
       },
     });
+    // One revision folder for the write: K/<16 hex digits>/<preset>.<ext>.
+    const revision = stored.renditions[0]?.key.split('/').at(-2) as string;
+    expect(revision).toMatch(/^[0-9a-f]{16}$/);
     expect(stored.renditions.map((r) => r.key)).toEqual([
-      `${key}/thumb.webp`,
-      `${key}/preview.webp`,
-      `${key}/thumb-jpeg.jpg`,
+      `${key}/${revision}/thumb.webp`,
+      `${key}/${revision}/preview.webp`,
+      `${key}/${revision}/thumb-jpeg.jpg`,
     ]);
     for (const rendition of stored.renditions) {
       const file = await readFile(path.join(root, rendition.key));
@@ -73,6 +76,28 @@ describe('generateThumbnails', () => {
       return files.map((f) => f.toString('base64'));
     };
     expect(await snapshot()).toEqual(await snapshot());
+  });
+
+  it('names the revision after the write and the bytes: another ETag or other presets, another folder', async () => {
+    const bytes = await readFile(fixtures.photo.branches);
+    const folderOf = (manifest: Manifest) => path.dirname(manifest.renditions[0]?.key ?? '');
+    const first = folderOf(
+      await generateThumbnails({ key: 'b.jpg', etag: '"e1"' }, bytes, store, defaultOptions),
+    );
+    const again = folderOf(
+      await generateThumbnails({ key: 'b.jpg', etag: 'e1' }, bytes, store, defaultOptions),
+    );
+    const otherWrite = folderOf(
+      await generateThumbnails({ key: 'b.jpg', etag: '"e2"' }, bytes, store, defaultOptions),
+    );
+    const otherPresets = folderOf(
+      await generateThumbnails({ key: 'b.jpg', etag: '"e2"' }, bytes, store, {
+        ...defaultOptions,
+        presets: defaultOptions.presets.map((preset) => ({ ...preset, quality: 50 })),
+      }),
+    );
+    expect(again).toBe(first);
+    expect(new Set([first, otherWrite, otherPresets]).size).toBe(3);
   });
 
   it('writes nothing for an input that fails', async () => {

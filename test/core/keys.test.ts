@@ -9,11 +9,14 @@ import {
 } from '../../src/core/keys.js';
 
 describe('keys', () => {
-  it('renditions and the manifest live in a folder named by the whole source key', () => {
-    expect(renditionKey('photos/cat.jpg', { name: 'thumb', format: 'webp' })).toBe(
-      'photos/cat.jpg/thumb.webp',
+  it('renditions live in a revision folder inside the folder named by the whole source key, beside the manifest', () => {
+    expect(renditionKey('photos/cat.jpg', '0123456789abcdef', { name: 'thumb', format: 'webp' })).toBe(
+      'photos/cat.jpg/0123456789abcdef/thumb.webp',
     );
-    expect(renditionKey('cat.png', { name: 'old', format: 'jpeg' })).toBe('cat.png/old.jpg');
+    expect(renditionKey('cat.png', 'fedcba9876543210', { name: 'old', format: 'jpeg' })).toBe(
+      'cat.png/fedcba9876543210/old.jpg',
+    );
+    expect(() => renditionKey('cat.png', '../x', { name: 'old', format: 'jpeg' })).toThrow(/revision/);
     expect(manifestKey('a b/été.heic')).toBe('a b/été.heic/manifest.json');
   });
 

@@ -10,6 +10,7 @@ import { createThumbnailHandler } from '../../src/handlers/thumbnail.js';
 import { fixtures } from '../fixtures.js';
 import { startFauxqsWithClients, TEST_CREDENTIALS, TEST_REGION } from '../helpers/fauxqs.js';
 import { defaultOptions } from '../helpers/render.js';
+import { type ConditionalS3, startConditionalS3 } from '../helpers/s3-conditional-server.js';
 
 /**
  * The thumbnail handler against a real S3 protocol server (fauxqs on 127.0.0.1), invoked with
@@ -51,7 +52,12 @@ async function upload(key: string, file: string | Buffer): Promise<void> {
 }
 
 /** The SQS record an S3 ObjectCreated notification becomes, through SNS (not raw delivery). */
-function sqsRecord(key: string, sequencer: string, bucket = 'originals') {
+function sqsRecord(
+  key: string,
+  sequencer: string,
+  bucket = 'originals',
+  object: { eTag?: string; versionId?: string } = {},
+) {
   const s3Event = {
     Records: [
       {
@@ -65,6 +71,7 @@ function sqsRecord(key: string, sequencer: string, bucket = 'originals') {
             key: encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/'),
             size: 1,
             sequencer,
+            ...object,
           },
         },
       },
@@ -121,6 +128,24 @@ describe('thumbnail handler', () => {
     expect(await run(sqsRecord(key, '00AA00000000000001'))).toEqual({ batchItemFailures: [] });
     expect(await manifestOf(key)).toEqual(newer);
     expect(newer?.source.sequencer).toBe('00AA00000000000002');
+  });
+
+  it('reads the upload its event names (If-Match on the eTag): an event whose upload was replaced is skipped', async () => {
+    const key = 'replaced.jpg';
+    await upload(key, fixtures.photo.branches);
+    const first = (await new S3Store(s3, 'originals').get(key))?.etag.replace(/"/g, '') as string;
+    await upload(key, fixtures.photo.ladybird);
+    const second = (await new S3Store(s3, 'originals').get(key))?.etag.replace(/"/g, '') as string;
+    // The first upload's event arrives after the second upload: not its bytes, no manifest.
+    expect(await run(sqsRecord(key, '00CC01', 'originals', { eTag: first }))).toEqual({
+      batchItemFailures: [],
+    });
+    expect(await manifestOf(key)).toBeUndefined();
+    expect(await failures.get(`thumbnail/${key}.json`)).toBeUndefined();
+    expect(await run(sqsRecord(key, '00CC02', 'originals', { eTag: second }))).toEqual({
+      batchItemFailures: [],
+    });
+    expect((await manifestOf(key))?.source).toMatchObject({ etag: second, width: 2560, height: 1600 });
   });
 
   it('a hostile file: a failure record, and no retry', async () => {
@@ -237,5 +262,82 @@ describe('an event for an original that is gone', () => {
     expect(JSON.parse(record?.body.toString() ?? '{}')).toMatchObject({
       error: { code: 'ORIGINAL_MISSING' },
     });
+  });
+});
+
+describe('on an S3 with versions and conditional writes (a local server answering as S3 does)', () => {
+  let server: ConditionalS3;
+  let versioned: ReturnType<typeof createThumbnailHandler>;
+  let store: S3Store;
+  beforeAll(async () => {
+    server = await startConditionalS3();
+    store = new S3Store(server.client, 'thumbnails');
+    versioned = createThumbnailHandler({
+      originals: new S3Store(server.client, 'originals'),
+      thumbnails: store,
+      failures: new S3Store(server.client, 'failures'),
+      render: defaultOptions,
+      outputBuckets: ['thumbnails'],
+      logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+    });
+  });
+  afterAll(() => server?.stop());
+
+  const manifestAt = async (key: string) =>
+    JSON.parse((await store.get(`${key}/manifest.json`))?.body.toString() ?? 'null') as Manifest | null;
+
+  it('renders the version the event names, even once a newer one is in place', async () => {
+    const originals = new S3Store(server.client, 'originals');
+    await originals.put('cat.jpg', await readFile(fixtures.photo.branches));
+    await originals.put('cat.jpg', await readFile(fixtures.photo.ladybird));
+    const [first] = server.versions('originals', 'cat.jpg');
+    const record = sqsRecord('cat.jpg', '00DD01', 'originals', { versionId: first?.versionId });
+    expect(await versioned({ Records: [record] } as unknown as SQSEvent, context)).toEqual({
+      batchItemFailures: [],
+    });
+    expect((await manifestAt('cat.jpg'))?.source).toMatchObject({
+      versionId: first?.versionId,
+      width: 600,
+      height: 400,
+    });
+  });
+
+  it('writes renditions cached for good under a revision folder, and a manifest always revalidated', async () => {
+    const originals = new S3Store(server.client, 'originals');
+    await originals.put('dog.png', await readFile(fixtures.formats.pngPalette));
+    const record = sqsRecord('dog.png', '00DD02');
+    expect(await versioned({ Records: [record] } as unknown as SQSEvent, context)).toEqual({
+      batchItemFailures: [],
+    });
+    const manifest = await manifestAt('dog.png');
+    expect((await store.get('dog.png/manifest.json'))?.cacheControl).toBe('no-cache');
+    for (const rendition of manifest?.renditions ?? []) {
+      expect(rendition.key).toMatch(/^dog\.png\/[0-9a-f]{16}\/[a-z-]+\.(webp|jpg)$/);
+      expect((await store.get(rendition.key))?.cacheControl).toBe('public, max-age=31536000, immutable');
+    }
+    // The manifest was created with If-None-Match: *, so a second creation would have been refused.
+    expect(server.versions('thumbnails', 'dog.png/manifest.json')).toHaveLength(1);
+  });
+
+  it('of two workers racing on two writes of a key, the newer write ends in the manifest and alone in the bucket', async () => {
+    const originals = new S3Store(server.client, 'originals');
+    await originals.put('race.jpg', await readFile(fixtures.photo.branches));
+    await originals.put('race.jpg', await readFile(fixtures.photo.flower));
+    const [older, newer] = server.versions('originals', 'race.jpg');
+    const records = [
+      sqsRecord('race.jpg', '00EE01', 'originals', { versionId: older?.versionId }),
+      sqsRecord('race.jpg', '00EE02', 'originals', { versionId: newer?.versionId }),
+    ];
+    // Both in one batch: processed at once, in whatever order their writes land.
+    expect(await versioned({ Records: records } as unknown as SQSEvent, context)).toEqual({
+      batchItemFailures: [],
+    });
+    const manifest = await manifestAt('race.jpg');
+    expect(manifest?.source).toMatchObject({ versionId: newer?.versionId, sequencer: '00EE02' });
+    const keys: string[] = [];
+    for await (const key of store.list('race.jpg/')) keys.push(key);
+    expect(keys.sort()).toEqual(
+      ['race.jpg/manifest.json', ...(manifest?.renditions ?? []).map((r) => r.key)].sort(),
+    );
   });
 });

@@ -425,15 +425,21 @@ describe('local HTTP API', () => {
       record = await waitForStatus(service, key, ['done', 'failed']);
     });
 
-    it('GET /thumbnails/<key>/<preset>.<ext>: type, ETag, caching, nosniff, 304, the bytes of the file', async () => {
+    it('GET /thumbnails/<key>/<revision>/<preset>.<ext>: type, ETag, cached for good, nosniff, 304, the bytes of the file', async () => {
       const types: Record<string, string> = { webp: 'image/webp', jpeg: 'image/jpeg' };
       expect(record.renditions.map((r) => r.format).sort()).toEqual(['jpeg', 'webp', 'webp']);
       for (const rendition of record.renditions) {
+        // K/<revision>/<preset>.<ext>, as the manifest names it.
+        expect(rendition.key.startsWith(`${key}/`)).toBe(true);
+        expect(rendition.key.slice(key.length + 1).split('/')).toEqual([
+          expect.stringMatching(/^[0-9a-f]{16}$/),
+          expect.stringMatching(new RegExp(`^${rendition.preset}\\.(webp|jpg)$`)),
+        ]);
         const response = await fetch(`${service.url}${rendition.url}`);
         expect(response.status).toBe(200);
         expect(response.headers.get('content-type')).toBe(types[rendition.format]);
         expect(response.headers.get('x-content-type-options')).toBe('nosniff');
-        expect(response.headers.get('cache-control')).toMatch(/max-age=\d+/);
+        expect(response.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
         const etag = response.headers.get('etag');
         expect(etag).toMatch(/^"[^"]+"$/);
         const body = Buffer.from(await response.arrayBuffer());
@@ -454,6 +460,7 @@ describe('local HTTP API', () => {
         `${service.url}/thumbnails/${key.split('/').map(encodeURIComponent).join('/')}/manifest.json`,
       );
       expect(manifest.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(manifest.headers.get('cache-control')).toBe('no-cache');
       expect(((await manifest.json()) as Manifest).source.key).toBe(key);
     });
 
@@ -681,6 +688,7 @@ describe('local HTTP API: token', () => {
   let cleanup: () => Promise<void>;
   let service: TestService;
   let key: string;
+  let thumbUrl: string;
   const auth = { Authorization: 'Bearer s3cret' };
 
   beforeAll(async () => {
@@ -689,7 +697,8 @@ describe('local HTTP API: token', () => {
     service = await startTestService({ dataDir: path.join(root, 'data'), token: 's3cret' });
     const [item] = await uploadFixtures(service, [{ path: fixtures.formats.webpLossy }], auth);
     key = item?.key as string;
-    await waitForStatus(service, key, ['done'], 30_000, auth);
+    const record = await waitForStatus(service, key, ['done'], 30_000, auth);
+    thumbUrl = record.renditions.find((r) => r.preset === 'thumb')?.url as string;
   });
   afterAll(async () => {
     await service?.close();
@@ -698,14 +707,7 @@ describe('local HTTP API: token', () => {
 
   const routes = () => {
     const encoded = key.split('/').map(encodeURIComponent).join('/');
-    return [
-      '/api/images',
-      imagePath(key),
-      '/api/failures',
-      '/metrics',
-      `/thumbnails/${encoded}/thumb.webp`,
-      `/originals/${encoded}`,
-    ];
+    return ['/api/images', imagePath(key), '/api/failures', '/metrics', thumbUrl, `/originals/${encoded}`];
   };
 
   it('401 without the token, or with a wrong one, on the API, metrics and files', async () => {

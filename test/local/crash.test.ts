@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteQueue } from '../../src/adapters/sqlite-queue.js';
+import type { Manifest } from '../../src/core/manifest.js';
 import type { ImageRecord } from '../../src/local/image-records.js';
 import { fixtures } from '../fixtures.js';
 import { listFiles } from '../helpers/files.js';
@@ -260,9 +261,11 @@ describe('thumbnailer serve: kill -9 in the middle of 200 uploads', () => {
     const inFlight = queue.leasedJobs().filter((job) => job.queue === 'thumbnail');
     queue.close();
     expect(inFlight.length, 'no thumbnail job was in flight at the kill').toBeGreaterThan(0);
+    // The manifest is written in K/, the renditions in K/<revision>/: one in each.
     const interrupted = path.join(dataDir, 'thumbnails', ...(inFlight[0]?.key ?? '').split('/'));
-    await mkdir(interrupted, { recursive: true });
+    await mkdir(path.join(interrupted, '0123456789abcdef'), { recursive: true });
     await writeFile(path.join(interrupted, `.${randomUUID()}.tmp`), Buffer.alloc(1000));
+    await writeFile(path.join(interrupted, '0123456789abcdef', `.${randomUUID()}.tmp`), Buffer.alloc(1000));
 
     // 3. Restart on the same folder; wait until every image is done or failed.
     const second = await serve(dataDir, work);
@@ -356,9 +359,14 @@ describe('thumbnailer serve: kill -9 in the middle of 200 uploads', () => {
       stdio: 'pipe',
     });
     for (const image of sample) {
+      // generate names its own revision folder (no upload ETag there): files found by preset.
+      const generated = JSON.parse(
+        await readFile(path.join(out, image.name, 'manifest.json'), 'utf8'),
+      ) as Manifest;
       for (const rendition of image.renditions) {
         const kept = await readFile(path.join(dataDir, 'thumbnails', ...rendition.key.split('/')));
-        const again = await readFile(path.join(out, image.name, path.basename(rendition.key)));
+        const twin = generated.renditions.find((r) => r.preset === rendition.preset);
+        const again = await readFile(path.join(out, ...(twin?.key ?? '').split('/')));
         expect(kept.equals(again), rendition.key).toBe(true);
       }
     }

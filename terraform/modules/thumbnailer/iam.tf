@@ -111,18 +111,14 @@ data "aws_iam_policy_document" "thumbnail" {
     resources = [local.bucket_arns.originals, local.bucket_arns.thumbnails]
   }
 
-  # Renditions, K/manifest.json (read before writing, for order) and failures/ records.
+  # Renditions under K/<revision>/, K/manifest.json (read before its conditional write, for
+  # order) and failures/ records. Delete: the renditions of a revision a newer write replaced
+  # (keys as arbitrary as the originals', so no narrower pattern), and the note of a failed
+  # attempt once a retry succeeds.
   statement {
     sid       = "ReadWriteThumbnails"
-    actions   = ["s3:GetObject", "s3:PutObject"]
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     resources = ["${local.bucket_arns.thumbnails}/*"]
-  }
-
-  # The note of a failed attempt, cleared once a retry succeeds.
-  statement {
-    sid       = "ClearOwnRetryNotes"
-    actions   = ["s3:DeleteObject"]
-    resources = ["${local.bucket_arns.thumbnails}/failures/retrying/${aws_sqs_queue.work["thumbnail"].name}/*"]
   }
 
   dynamic "statement" {
