@@ -34,14 +34,15 @@ beforeAll(async () => {
 
 afterAll(() => fauxqs?.stop());
 
-function s3EventBody(key: string): string {
+/** An S3 notification for `key`, naming the ETag of the write it is about (workers read that write). */
+function s3EventBody(key: string, eTag = 'e1'): string {
   const event = {
     Records: [
       {
         eventName: 'ObjectCreated:Put',
         s3: {
           bucket: { name: 'originals' },
-          object: { key: encodeURIComponent(key), eTag: 'e1', sequencer: '0A' },
+          object: { key: encodeURIComponent(key), eTag, sequencer: '0A' },
         },
       },
     ],
@@ -214,8 +215,11 @@ describe('alt-text handler, a model that refuses the function', () => {
       });
       const photo = await readFile(fixtures.photo.branches);
       const keys = ['denied/one.jpg', 'denied/two.jpg', 'denied/three.jpg'];
-      for (const key of keys)
-        await s3.send(new PutObjectCommand({ Bucket: 'originals', Key: key, Body: photo }));
+      const eTags = new Map<string, string>();
+      for (const key of keys) {
+        const written = await s3.send(new PutObjectCommand({ Bucket: 'originals', Key: key, Body: photo }));
+        eTags.set(key, written.ETag as string);
+      }
       bedrock.script({ kind: 'denied' }, { kind: 'denied' }, { kind: 'denied' });
       const handler = createAltTextHandler({
         altText: new S3Store(s3, 'alt-text'),
@@ -226,7 +230,9 @@ describe('alt-text handler, a model that refuses the function', () => {
         outputBuckets: ['thumbnails', 'alt-text'],
         logger: silent(),
       });
-      const event = { Records: keys.map((key) => sqsRecord(s3EventBody(key), 'thumbnailer-alt-text')) };
+      const event = {
+        Records: keys.map((key) => sqsRecord(s3EventBody(key, eTags.get(key)), 'thumbnailer-alt-text')),
+      };
       expect(await handler(event as unknown as SQSEvent)).toEqual({ batchItemFailures: [] });
 
       for (const key of keys) {

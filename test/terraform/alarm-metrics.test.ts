@@ -93,10 +93,11 @@ function sqsEvent(body: string, queue: string): SQSEvent {
   } as unknown as SQSEvent;
 }
 
-const s3EventBody = (key: string) =>
+/** An S3 notification naming the write it is about by its ETag (workers read that write). */
+const s3EventBody = (key: string, eTag = 'e') =>
   JSON.stringify({
     Records: [
-      { eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'originals' }, object: { key, eTag: 'e' } } },
+      { eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'originals' }, object: { key, eTag } } },
     ],
   });
 
@@ -111,8 +112,9 @@ describe("alarms on the handlers' metrics", () => {
       failures: new FolderStore(path.join(dir, 'failures')),
     };
     const handler = createThumbnailHandler(deps);
+    const eTag = (await originals.get('notes.jpg'))?.etag;
     const documents = await emitted(() =>
-      handler(sqsEvent(s3EventBody('notes.jpg'), 'thumbnailer-thumbnail')),
+      handler(sqsEvent(s3EventBody('notes.jpg', eTag), 'thumbnailer-thumbnail')),
     );
     const failed = documents.find((document) => 'PermanentFailures' in document);
     const { namespace, service } = alarmFor('PermanentFailures', 'thumbnail');
