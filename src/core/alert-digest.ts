@@ -1,6 +1,7 @@
 import type { AlertPublisher, ObjectStore } from '../ports.js';
+import { PreconditionFailedError, TransientError } from './errors.js';
 import { assertSafeKey } from './keys.js';
-import { getJson, putJson } from './store-json.js';
+import { putJson, readJson } from './store-json.js';
 
 /**
  * Alerts as digests: at most one message per channel (a queue) every `windowMs`, with counts per
@@ -9,10 +10,13 @@ import { getJson, putJson } from './store-json.js';
  *
  * The failures store remembers, per channel, when the last digest went and what has come since
  * (`alerts/<channel>.json`). Failures reported within the window are held there and go out
- * with the next digest. Read, decide, publish, write, one report at a time per channel within a
- * process (a batch's records run concurrently); two processes may still both publish
- * (the Terraform module runs at most 2 failovers per queue), and a count can be lost in such a
- * race; the failure records themselves are complete, and the alarms on the metrics see every one.
+ * with the next digest. Every change to that state is a compare-and-swap (the store's If-Match /
+ * If-None-Match), so two failovers that read the same state cannot both claim a window nor
+ * lose each other's counts: the loser reads again and decides again. A digest's window is
+ * claimed before it is published; a publish that fails gives the window back and throws (the
+ * dead letters stay in their queue and are reported again), so nothing is dropped. Within a
+ * process, reports to one channel are also taken one at a time (a batch's records run
+ * concurrently), which saves the swaps from losing to each other.
  */
 export interface DigestItem {
   code: string;
@@ -81,23 +85,72 @@ export class AlertDigest {
     if (items.length === 0) return 'held';
     const now = (this.options.now?.() ?? new Date()).toISOString();
     const key = stateKey(channel);
-    const state = (await getJson<DigestState>(this.options.state, key)) ?? { channel };
-    const pending = state.pending ?? { total: 0, byCode: {}, examples: [], since: now };
-    for (const item of items) {
-      pending.total += 1;
-      pending.byCode[item.code] = (pending.byCode[item.code] ?? 0) + 1;
-      if (pending.examples.length < this.maxExamples) pending.examples.push(item);
+    type Decision = 'held' | { send: NonNullable<DigestState['pending']>; before?: string };
+    const decision = await this.swap<Decision>(key, channel, (state) => {
+      const pending = withItems(state.pending, items, now, this.maxExamples);
+      const last = state.lastAlertAt ? Date.parse(state.lastAlertAt) : Number.NaN;
+      if (Number.isFinite(last) && Date.parse(now) - last < this.windowMs) {
+        return { next: { ...state, pending }, result: 'held' };
+      }
+      return { next: { channel, lastAlertAt: now }, result: { send: pending, before: state.lastAlertAt } };
+    });
+    if (decision === 'held') return 'held';
+    try {
+      await this.options.alerts.publish(render({ channel, ...decision.send, at: now }));
+    } catch (error) {
+      // Not sent: the window goes back to what it was; what others held meanwhile stays held.
+      await this.swap(key, channel, (state) => ({
+        next: { ...state, lastAlertAt: decision.before },
+        result: undefined,
+      }));
+      throw error;
     }
-    const last = state.lastAlertAt ? Date.parse(state.lastAlertAt) : Number.NaN;
-    if (Number.isFinite(last) && Date.parse(now) - last < this.windowMs) {
-      await putJson(this.options.state, key, { ...state, pending });
-      return 'held';
-    }
-    // Published first: a crash before the state is written repeats a digest, never drops one.
-    await this.options.alerts.publish(render({ channel, ...pending, at: now }));
-    await putJson(this.options.state, key, { channel, lastAlertAt: now });
     return 'sent';
   }
+
+  /** Reads the channel's state, decides, and writes the decision only over what was read. */
+  private async swap<T>(
+    key: string,
+    channel: string,
+    decide: (state: DigestState) => { next: DigestState; result: T },
+  ): Promise<T> {
+    for (let attempt = 1; attempt <= MAX_SWAP_ATTEMPTS; attempt++) {
+      const read = await readJson<DigestState>(this.options.state, key);
+      const { next, result } = decide(read?.value ?? { channel });
+      try {
+        await putJson(this.options.state, key, next, read ? { ifMatch: read.etag } : { ifNoneMatch: '*' });
+        return result;
+      } catch (error) {
+        if (!(error instanceof PreconditionFailedError)) throw error;
+      }
+    }
+    throw new TransientError(
+      `the alert state ${key} changed ${MAX_SWAP_ATTEMPTS} times while it was updated`,
+      {
+        code: 'ALERT_STATE_CONTENDED',
+      },
+    );
+  }
+}
+
+const MAX_SWAP_ATTEMPTS = 5;
+
+/** The failures held so far, plus these. */
+function withItems(
+  held: DigestState['pending'],
+  items: DigestItem[],
+  now: string,
+  maxExamples: number,
+): NonNullable<DigestState['pending']> {
+  const pending = held
+    ? { ...held, byCode: { ...held.byCode }, examples: [...held.examples] }
+    : { total: 0, byCode: {}, examples: [], since: now };
+  for (const item of items) {
+    pending.total += 1;
+    pending.byCode[item.code] = (pending.byCode[item.code] ?? 0) + 1;
+    if (pending.examples.length < maxExamples) pending.examples.push(item);
+  }
+  return pending;
 }
 
 export function stateKey(channel: string): string {

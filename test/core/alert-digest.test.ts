@@ -85,4 +85,34 @@ describe('AlertDigest', () => {
     expect(await digest().report('q-dlq', items(3, 'TRANSIENT'), render)).toBe('sent');
     expect(sent[0]?.total).toBe(3);
   });
+
+  it('two failovers reading the same state: one digest goes out, the other holds its failures for the next', async () => {
+    // Both read the state before either writes, as two Lambda instances can.
+    const store = new FolderStore(dir);
+    let readers = 0;
+    let bothRead: () => void = () => {};
+    const barrier = new Promise<void>((resolve) => {
+      bothRead = resolve;
+    });
+    const racing: typeof store = Object.create(store);
+    racing.get = async (key, options) => {
+      const value = await store.get(key, options);
+      if (key.startsWith('alerts/') && ++readers <= 2) {
+        if (readers === 2) bothRead();
+        await barrier;
+      }
+      return value;
+    };
+    const instance = () => new AlertDigest({ state: racing, alerts: publisher, now: () => clock });
+    const outcomes = await Promise.all([
+      instance().report('q-dlq', items(2, 'PROVIDER_UNAVAILABLE'), render),
+      instance().report('q-dlq', items(3, 'PROVIDER_UNAVAILABLE', 2), render),
+    ]);
+    expect(outcomes.sort()).toEqual(['held', 'sent']);
+    expect(sent).toHaveLength(1);
+    later(5);
+    expect(await digest().report('q-dlq', items(1, 'TRANSIENT', 5), render)).toBe('sent');
+    // Every failure counted once: the first digest's, then the held ones with the new one.
+    expect(sent.reduce((total, summary) => total + summary.total, 0)).toBe(6);
+  });
 });
