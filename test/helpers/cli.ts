@@ -12,6 +12,8 @@ export interface CliChild {
   stdout: () => string;
   stderr: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Once its output is read to the end (after `exited`, when no other process holds its pipes). */
+  closed: Promise<void>;
 }
 
 /** Every child still running, for afterEach/afterAll to kill. */
@@ -60,7 +62,8 @@ export function runCommand(
       resolve({ code, signal });
     }),
   );
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited, closed };
 }
 
 /** Kills every child still running and waits until they are gone. */
@@ -70,29 +73,12 @@ export async function killChildren(): Promise<void> {
 }
 
 /** Runs `thumbnailer <args>` to its end: exit status and all of its output (read to the close). */
-export function runCliToEnd(
+export async function runCliToEnd(
   args: string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv; nodeOptions?: string[] } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [...(options.nodeOptions ?? []), CLI, ...args], {
-    cwd: options.cwd ?? REPO,
-    env: options.env ?? cleanEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  runningChildren.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      runningChildren.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  const run = runCommand(process.execPath, [...(options.nodeOptions ?? []), CLI, ...args], options);
+  const { code } = await run.exited;
+  await run.closed;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
 }
