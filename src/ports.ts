@@ -45,6 +45,15 @@ export interface ObjectHead {
   size: number;
 }
 
+/** What identifies the object stored under a key now, without its bytes (a HEAD). */
+export interface ObjectVersion {
+  /** Quoted, as `get` gives it. */
+  etag: string;
+  /** Where the store keeps versions (a versioned S3 bucket). */
+  versionId?: string;
+  size: number;
+}
+
 export interface ObjectStore {
   /**
    * Writes the whole object; readers never see a partial one. With `ifMatch` / `ifNoneMatch`,
@@ -59,6 +68,8 @@ export interface ObjectStore {
   get(key: string, options?: GetOptions): Promise<StoredObject | undefined>;
   /** At most the first `bytes` bytes and the object's size (a ranged read), or undefined. */
   peek(key: string, bytes: number, options?: VersionOptions): Promise<ObjectHead | undefined>;
+  /** The current object's ETag, version and size (no body is read), or undefined when there is none. */
+  head(key: string): Promise<ObjectVersion | undefined>;
   delete(key: string): Promise<void>;
   /** Every key that starts with `prefix` (a plain string prefix), in no promised order. */
   list(prefix: string): AsyncIterable<string>;
