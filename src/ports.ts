@@ -125,3 +125,28 @@ export interface AltTextModel {
 export interface RedeliveryDelay {
   delay(message: { queueArn: string; receiptHandle: string }, seconds: number): Promise<void>;
 }
+
+/** A render the thumbnail queue is asked for: the write of `key` it names, as an S3 event would. */
+export interface RenderRequest {
+  key: string;
+  etag?: string;
+  versionId?: string;
+  /** Orders it against the key's other writes: see core/backfill.ts for the one backfill gives. */
+  sequencer?: string;
+  size?: number;
+}
+
+/**
+ * `queued`; `already-queued` when a render of the key is waiting or running (it runs anyway);
+ * `unknown` when the queue knows no image of that key (the local queue renders only images it
+ * recorded).
+ */
+export type EnqueueOutcome = 'queued' | 'already-queued' | 'unknown';
+
+/**
+ * The thumbnail queue, for renders no upload asked for (`thumbnailer backfill`): the thumbnail
+ * SQS queue on AWS (an S3-shaped event), the SQLite queue locally.
+ */
+export interface ThumbnailQueue {
+  enqueue(request: RenderRequest): Promise<EnqueueOutcome>;
+}
