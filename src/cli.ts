@@ -2,6 +2,7 @@
 // Only light modules here: `help` and `--version` must not pay for loading sharp. The commands'
 // options and help live in light modules (src/cli/*-options.ts); each command's code, which
 // loads sharp or the AWS SDK, is imported only once its arguments have parsed.
+import { BACKFILL } from './cli/backfill-options.js';
 import { GENERATE } from './cli/generate-options.js';
 import { findCommand, helpText } from './cli/help.js';
 import { type CommandSpec, commandHelp, type ParsedCommandLine, parseCommandLine } from './cli/options.js';
@@ -35,6 +36,8 @@ async function main(argv: string[], env: Env): Promise<number> {
       return run(WORKER, rest, env, async () => (await import('./cli/worker-command.js')).runWorker);
     case 'redrive':
       return run(REDRIVE, rest, env, async () => (await import('./cli/redrive-command.js')).runRedrive);
+    case 'backfill':
+      return run(BACKFILL, rest, env, async () => (await import('./cli/backfill-command.js')).runBackfill);
     default:
       throw new UsageError(`unknown command "${name}"`);
   }

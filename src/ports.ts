@@ -45,6 +45,15 @@ export interface ObjectHead {
   size: number;
 }
 
+/** What identifies the object stored under a key now, without its bytes (a HEAD). */
+export interface ObjectVersion {
+  /** Quoted, as `get` gives it. */
+  etag: string;
+  /** Where the store keeps versions (a versioned S3 bucket). */
+  versionId?: string;
+  size: number;
+}
+
 export interface ObjectStore {
   /**
    * Writes the whole object; readers never see a partial one. With `ifMatch` / `ifNoneMatch`,
@@ -59,6 +68,8 @@ export interface ObjectStore {
   get(key: string, options?: GetOptions): Promise<StoredObject | undefined>;
   /** At most the first `bytes` bytes and the object's size (a ranged read), or undefined. */
   peek(key: string, bytes: number, options?: VersionOptions): Promise<ObjectHead | undefined>;
+  /** The current object's ETag, version and size (no body is read), or undefined when there is none. */
+  head(key: string): Promise<ObjectVersion | undefined>;
   delete(key: string): Promise<void>;
   /** Every key that starts with `prefix` (a plain string prefix), in no promised order. */
   list(prefix: string): AsyncIterable<string>;
@@ -113,4 +124,29 @@ export interface AltTextModel {
  */
 export interface RedeliveryDelay {
   delay(message: { queueArn: string; receiptHandle: string }, seconds: number): Promise<void>;
+}
+
+/** A render the thumbnail queue is asked for: the write of `key` it names, as an S3 event would. */
+export interface RenderRequest {
+  key: string;
+  etag?: string;
+  versionId?: string;
+  /** Orders it against the key's other writes: see core/backfill.ts for the one backfill gives. */
+  sequencer?: string;
+  size?: number;
+}
+
+/**
+ * `queued`; `already-queued` when a render of the key is waiting or running (it runs anyway);
+ * `unknown` when the queue knows no image of that key (the local queue renders only images it
+ * recorded).
+ */
+export type EnqueueOutcome = 'queued' | 'already-queued' | 'unknown';
+
+/**
+ * The thumbnail queue, for renders no upload asked for (`thumbnailer backfill`): the thumbnail
+ * SQS queue on AWS (an S3-shaped event), the SQLite queue locally.
+ */
+export interface ThumbnailQueue {
+  enqueue(request: RenderRequest): Promise<EnqueueOutcome>;
 }

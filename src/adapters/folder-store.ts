@@ -10,6 +10,7 @@ import type {
   GetOptions,
   ObjectHead,
   ObjectStore,
+  ObjectVersion,
   PutOptions,
   StoredObject,
   VersionOptions,
@@ -103,6 +104,18 @@ export class FolderStore implements ObjectStore {
     } finally {
       await handle?.close();
     }
+  }
+
+  /** The ETag is the file's MD5, so the file is read (not kept): a folder has nowhere to store it. */
+  async head(key: string): Promise<ObjectVersion | undefined> {
+    const file = await this.pathFor(key, { create: false });
+    const found = await stat(file).catch((error: unknown) => {
+      if (isMissing(error)) return undefined;
+      throw error;
+    });
+    if (!found?.isFile()) return undefined;
+    const etag = await etagOf(file);
+    return etag === undefined ? undefined : { etag, size: found.size };
   }
 
   async delete(key: string): Promise<void> {

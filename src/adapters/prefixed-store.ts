@@ -2,6 +2,7 @@ import type {
   GetOptions,
   ObjectHead,
   ObjectStore,
+  ObjectVersion,
   PutOptions,
   StoredObject,
   VersionOptions,
@@ -24,6 +25,10 @@ export class PrefixedStore implements ObjectStore {
 
   peek(key: string, bytes: number, options?: VersionOptions): Promise<ObjectHead | undefined> {
     return this.inner.peek(this.prefix + key, bytes, options);
+  }
+
+  head(key: string): Promise<ObjectVersion | undefined> {
+    return this.inner.head(this.prefix + key);
   }
 
   delete(key: string): Promise<void> {

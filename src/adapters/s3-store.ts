@@ -3,6 +3,8 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
+  HeadObjectCommand,
+  type HeadObjectCommandOutput,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   NoSuchKey,
@@ -18,6 +20,7 @@ import type {
   GetOptions,
   ObjectHead,
   ObjectStore,
+  ObjectVersion,
   PutOptions,
   StoredObject,
   VersionOptions,
@@ -121,6 +124,23 @@ export class S3Store implements ObjectStore {
     } finally {
       body?.destroy();
     }
+  }
+
+  /** HeadObject: the latest version's ETag, VersionId (versioned buckets) and size. */
+  async head(key: string): Promise<ObjectVersion | undefined> {
+    assertSafeKey(key);
+    let response: HeadObjectCommandOutput;
+    try {
+      response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw toStoreError(error, key);
+    }
+    return {
+      etag: response.ETag ?? '""',
+      size: response.ContentLength ?? 0,
+      ...(response.VersionId && response.VersionId !== 'null' && { versionId: response.VersionId }),
+    };
   }
 
   private getInput(key: string, options: VersionOptions) {

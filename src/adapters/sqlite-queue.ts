@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { MAX_RETRY_AFTER_MS } from '../core/errors.js';
+import type { EnqueueOutcome, RenderRequest, ThumbnailQueue } from '../ports.js';
 
 /**
  * The local deployment's queues, in one SQLite file (WAL): the image records, one job per image
@@ -366,6 +367,23 @@ export class SqliteQueue {
         .run(entry.path, entry.size, entry.mtimeMs, image.key);
       return this.recordUpload(image);
     })();
+  }
+}
+
+/**
+ * The local thumbnail queue as backfill sees it: a render is the image's thumbnail job queued
+ * again (fresh attempts, its alt-text job untouched). The worker reads the original by the ETag
+ * recorded at upload, so the request's own ETag and sequencer are not needed here. Safe beside a
+ * running `serve`: another connection to the same WAL database, whose writes wait for the
+ * service's (busy timeout), and no part of the service's lock on `serve.lock`.
+ */
+export class SqliteThumbnailQueue implements ThumbnailQueue {
+  constructor(private readonly queue: SqliteQueue) {}
+
+  async enqueue(request: RenderRequest): Promise<EnqueueOutcome> {
+    const requeued = this.queue.requeue('thumbnail', request.key);
+    if (requeued === 'busy') return 'already-queued';
+    return requeued ? 'queued' : 'unknown';
   }
 }
 

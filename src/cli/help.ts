@@ -1,4 +1,5 @@
 import { GENERATOR_VERSION } from '../version.js';
+import { BACKFILL } from './backfill-options.js';
 import { GENERATE } from './generate-options.js';
 import { type CommandSpec, commandHelp, synopsis, wrap } from './options.js';
 import { REDRIVE } from './redrive-options.js';
@@ -7,7 +8,7 @@ import { UsageError } from './usage-error.js';
 import { WORKER } from './worker-options.js';
 
 /** Every command, in the order the overview lists them. */
-export const COMMANDS: readonly CommandSpec[] = [SERVE, GENERATE, WORKER, REDRIVE];
+export const COMMANDS: readonly CommandSpec[] = [SERVE, GENERATE, BACKFILL, WORKER, REDRIVE];
 
 export function findCommand(name: string | undefined): CommandSpec | undefined {
   return COMMANDS.find((command) => command.name === name);

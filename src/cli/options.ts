@@ -190,7 +190,9 @@ export function commandHelp(spec: CommandSpec): string {
   for (const option of spec.options) {
     const flag = option.type === 'boolean' ? `--${option.name}` : `--${option.name} ${option.value}`;
     const [first = '', ...rest] = wrap(option.description, 0, 0, WIDTH - FLAG_COLUMN);
-    lines.push(`${`  ${flag}`.padEnd(FLAG_COLUMN - 1)} ${first}`);
+    // A flag too long for its column gets a line of its own, the description under it.
+    if (flag.length + 2 > FLAG_COLUMN - 1) lines.push(`  ${flag}`, `${indent}${first}`);
+    else lines.push(`${`  ${flag}`.padEnd(FLAG_COLUMN - 1)} ${first}`);
     const shownDefault = option.defaultText ?? option.default;
     const details = [
       option.env && `variable ${option.env}`,

@@ -3,6 +3,7 @@ import { type OpenedSource, openSource } from './decode.js';
 import { classifyError, ProcessingTimeoutError } from './errors.js';
 import type { DetectedFormat } from './formats.js';
 import type { Limits } from './limits.js';
+import { renditionFingerprint } from './manifest.js';
 import { computePlaceholder, type Placeholder } from './placeholder.js';
 import type { OutputFormat, Preset } from './presets.js';
 
@@ -24,6 +25,8 @@ export interface RenderOptions {
 
 export interface Rendition {
   preset: string;
+  /** renditionFingerprint of the settings it was made with: recorded in the manifest. */
+  fingerprint: string;
   /** As sharp names it: jpeg, webp, avif, png. */
   format: OutputFormat;
   /** True size of the file (one frame's, for animations). */
@@ -130,6 +133,7 @@ async function renderPreset(
   const frames = info.pages && info.pages > 1 ? info.pages : 1;
   return {
     preset: preset.name,
+    fingerprint: renditionFingerprint(preset, options, source.frames > 1),
     format: preset.format,
     width: info.width,
     height: frames > 1 && info.pageHeight ? info.pageHeight : info.height,

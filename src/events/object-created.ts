@@ -85,6 +85,49 @@ export function parseS3Record(record: unknown, options: ParseOptions = {}): Pars
   return { kind: 'object-created', event };
 }
 
+/**
+ * The S3 event document (event structure 2.1, one record) for an ObjectCreated event, as S3
+ * would publish it: what `parseEventDocument` reads back into the same event. For events S3 did
+ * not send (a backfill), `eventName` says where they come from: any `ObjectCreated:*` name is
+ * handled alike.
+ */
+export function objectCreatedDocument(
+  event: ObjectCreated,
+  options: { eventName?: `ObjectCreated:${string}`; region?: string; eventTime?: string } = {},
+): { Records: Record<string, unknown>[] } {
+  return {
+    Records: [
+      {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        ...(options.region && { awsRegion: options.region }),
+        eventTime: options.eventTime ?? event.eventTime ?? new Date().toISOString(),
+        eventName: options.eventName ?? 'ObjectCreated:Put',
+        s3: {
+          s3SchemaVersion: '1.0',
+          bucket: { name: event.bucket, arn: `arn:aws:s3:::${event.bucket}` },
+          object: {
+            key: encodeS3Key(event.key),
+            ...(event.size !== undefined && { size: event.size }),
+            // Bare, as S3 events carry it.
+            ...(event.etag !== undefined && { eTag: event.etag.replace(/^W\//, '').replace(/"/g, '') }),
+            ...(event.versionId !== undefined && { versionId: event.versionId }),
+            ...(event.sequencer !== undefined && { sequencer: event.sequencer }),
+          },
+        },
+      },
+    ],
+  };
+}
+
+/** The other way from decodeS3Key: spaces as `+`, reserved and non-ASCII bytes as `%XX`, `/` kept. */
+export function encodeS3Key(key: string): string {
+  return key
+    .split('/')
+    .map((part) => encodeURIComponent(part).replace(/%20/g, '+'))
+    .join('/');
+}
+
 /** S3 event keys are form-encoded: `+` is a space, `%XX` a byte of UTF-8. */
 export function decodeS3Key(encoded: string): string {
   return decodeURIComponent(encoded.replace(/\+/g, ' '));

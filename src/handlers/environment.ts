@@ -106,6 +106,11 @@ function failureStore(s3: S3Client, env: Env, prefix: string) {
     : new PrefixedStore(new S3Store(s3, requiredEnv('THUMBNAILS_BUCKET', env)), prefix);
 }
 
+/** Where the thumbnail function keeps its failure records (`thumbnail/K.json`): for backfill. */
+export function thumbnailFailuresFromEnv(env: Env = process.env, s3 = s3ClientFromEnv(env)) {
+  return failureStore(s3, env, FAILURES);
+}
+
 export function thumbnailDepsFromEnv(
   env: Env = process.env,
   s3 = s3ClientFromEnv(env),

@@ -238,6 +238,20 @@ export function describeObjectStoreContract(name: string, makeStore: () => Promi
       );
     });
 
+    it('head gives the ETag get gives and the size, follows each write, and nothing for a missing key', async () => {
+      await store.put('h/cat.jpg', Buffer.from('first upload'));
+      const first = await store.head('h/cat.jpg');
+      expect(first).toMatchObject({ etag: (await store.get('h/cat.jpg'))?.etag, size: 12 });
+      await store.put('h/cat.jpg', Buffer.from('second'));
+      const second = await store.head('h/cat.jpg');
+      expect(second).toMatchObject({ etag: (await store.get('h/cat.jpg'))?.etag, size: 6 });
+      expect(second?.etag).not.toBe(first?.etag);
+      expect(await store.head('h/absent.jpg')).toBeUndefined();
+      // A key that is only a prefix of other keys is no object.
+      expect(await store.head('h')).toBeUndefined();
+      await expect(store.head('../x')).rejects.toBeInstanceOf(InvalidKeyError);
+    });
+
     it('a refused key leaves the store unchanged', async () => {
       await store.put('x', Buffer.from('inside'));
       await expect(store.put('a/../x', Buffer.from('overwritten'))).rejects.toBeInstanceOf(InvalidKeyError);

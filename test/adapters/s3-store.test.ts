@@ -86,6 +86,20 @@ describe('S3Store (S3-specific)', () => {
     expect(second?.etag).not.toBe(first?.etag);
   });
 
+  it('head names the latest version of a versioned bucket, as a worker would read it', async () => {
+    const bucket = `head-${++buckets}`;
+    const store = new S3Store(conditional.client, bucket);
+    await store.put('cat.jpg', Buffer.from('first upload'));
+    await store.put('cat.jpg', Buffer.from('second'));
+    const [, second] = conditional.versions(bucket, 'cat.jpg');
+    expect(await store.head('cat.jpg')).toEqual({
+      etag: second?.etag,
+      versionId: second?.versionId,
+      size: 6,
+    });
+    expect(await store.head('dog.jpg')).toBeUndefined();
+  });
+
   it('keeps Cache-Control with the object; an If-Match write answered 412 or 404 is PreconditionFailedError', async () => {
     const bucket = `cache-${++buckets}`;
     const store = new S3Store(conditional.client, bucket);

@@ -1,7 +1,14 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type JobRow, QUEUES, type RetryPolicy, SqliteQueue } from '../../src/adapters/sqlite-queue.js';
-import { tempDir } from '../helpers/local-service.js';
+import { lockDataFolder } from '../../src/adapters/data-folder-lock.js';
+import {
+  type JobRow,
+  QUEUES,
+  type RetryPolicy,
+  SqliteQueue,
+  SqliteThumbnailQueue,
+} from '../../src/adapters/sqlite-queue.js';
+import { dataFolderLocked, tempDir } from '../helpers/local-service.js';
 
 const POLICY: RetryPolicy = {
   maxAttempts: 4,
@@ -476,6 +483,51 @@ describe('SqliteQueue', () => {
       queue.recordInboxRefusal(entry);
       expect(queue.inboxSeen(entry.path, entry.size, entry.mtimeMs)).toBe(true);
       expect(queue.stats().images).toBe(0);
+    });
+  });
+
+  describe('SqliteThumbnailQueue (backfill)', () => {
+    it('queues a done or dead thumbnail job again, says when one is waiting or running, and knows no other key', async () => {
+      const done = queue.recordUpload(image('done.jpg'));
+      const dead = queue.recordUpload(image('dead.jpg'));
+      const waiting = queue.recordUpload(image('waiting.jpg'));
+      queue.complete(leaseOrThrow());
+      queue.fail(leaseOrThrow(), CORRUPT);
+      const altTextBefore = queue.jobsFor(done.key).find((job) => job.queue === 'alt-text');
+      const thumbnails = new SqliteThumbnailQueue(queue);
+
+      expect(await thumbnails.enqueue({ key: done.key })).toBe('queued');
+      expect(await thumbnails.enqueue({ key: dead.key })).toBe('queued');
+      expect(await thumbnails.enqueue({ key: waiting.key })).toBe('already-queued');
+      expect(await thumbnails.enqueue({ key: done.key })).toBe('already-queued');
+      expect(await thumbnails.enqueue({ key: 'uploads/no/such/cat.jpg' })).toBe('unknown');
+      expect(queue.jobsFor(done.key).find((job) => job.queue === 'thumbnail')).toMatchObject({
+        state: 'queued',
+        attempts: 0,
+      });
+      // Thumbnails only: the alt text is not asked for again.
+      expect(queue.jobsFor(done.key).find((job) => job.queue === 'alt-text')).toEqual(altTextBefore);
+      const leased = [leaseOrThrow(), leaseOrThrow(), leaseOrThrow()].map((job) => job.key).sort();
+      expect(leased).toEqual([done.key, dead.key, waiting.key].sort());
+    });
+
+    it('from another connection, beside a service that holds the data folder and its own connection', async () => {
+      const lock = lockDataFolder(dir);
+      try {
+        const row = queue.recordUpload(image());
+        queue.complete(leaseOrThrow());
+        const backfill = open();
+        try {
+          expect(await new SqliteThumbnailQueue(backfill).enqueue({ key: row.key })).toBe('queued');
+        } finally {
+          backfill.close();
+        }
+        // The service's own connection sees the job at once, and still holds the folder.
+        expect(leaseOrThrow().key).toBe(row.key);
+        expect(dataFolderLocked(dir)).toBe(true);
+      } finally {
+        lock.release();
+      }
     });
   });
 

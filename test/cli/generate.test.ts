@@ -188,12 +188,14 @@ describe('thumbnailer generate over a folder (default presets)', () => {
       for (const rendition of manifest.renditions) {
         expect(Object.keys(rendition).sort()).toEqual([
           'bytes',
+          'fingerprint',
           'format',
           'height',
           'key',
           'preset',
           'width',
         ]);
+        expect(rendition.fingerprint).toMatch(/^[0-9a-f]{16}$/);
       }
       if (key !== 'anim/traffic.gif') await expectManifestMatchesFiles(out, manifest);
     }

@@ -80,7 +80,7 @@ describe('thumbnailer help', () => {
       code: 2,
       stdout: '',
       stderr:
-        'thumbnailer: no help on "frobnicate": the topics are serve, generate, worker, redrive and config\n' +
+        'thumbnailer: no help on "frobnicate": the topics are serve, generate, backfill, worker, redrive and config\n' +
         'Run "thumbnailer help" for usage.\n',
     });
   });
@@ -135,6 +135,7 @@ describe('README and help agree', () => {
   const documented: Record<string, { flags: string[]; env: string[] }> = {
     serve: names(section(/^## `thumbnailer serve`/)),
     generate: names(section(/^## `thumbnailer generate`/)),
+    backfill: names(section(/^## `thumbnailer backfill`/)),
     worker: names(
       section(/^### `thumbnailer worker`/) + table(section(/^### Handlers, events and ordering/), 'variable'),
     ),
@@ -159,11 +160,11 @@ describe('README and help agree', () => {
     expect(new Set(listed?.map((entry) => entry.trim()))).toEqual(new Set(headings));
   });
 
-  it.each(['serve', 'generate', 'worker', 'redrive', 'config'])('%s: the same flags', (topic) => {
+  it.each(['serve', 'generate', 'backfill', 'worker', 'redrive', 'config'])('%s: the same flags', (topic) => {
     expect(helped[topic]?.flags, `help ${topic}`).toEqual(documented[topic]?.flags);
   });
 
-  it.each(['serve', 'generate', 'worker', 'redrive'])(
+  it.each(['serve', 'generate', 'backfill', 'worker', 'redrive'])(
     '%s: the same variables, its own or shared',
     (topic) => {
       const readmeHas = new Set([...(documented[topic]?.env ?? []), ...(documented.config?.env ?? [])]);
@@ -195,6 +196,8 @@ describe('README and help agree', () => {
     expect(documented.serve?.env).toContain('THUMBNAILER_PORT');
     expect(documented.worker?.env).toContain('ALERTS_TOPIC_ARN');
     expect(documented.redrive?.flags).toContain('--dlq-url');
+    expect(documented.backfill?.flags).toContain('--dry-run');
+    expect(documented.backfill?.env).toContain('THUMBNAIL_QUEUE_URL');
     expect(documented.config?.env).toContain('OPENAI_API_KEY');
     expect(documented.generate?.env).not.toContain('DUPLICATE_OUTPUT');
   });

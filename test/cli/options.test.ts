@@ -108,4 +108,12 @@ describe('help made from the spec', () => {
     );
     expect(help).toContain('  --json                print JSON\n  --max N ');
   });
+
+  it('puts a flag too long for its column on a line of its own, the description under it', () => {
+    const help = commandHelp({
+      ...SPEC,
+      options: [{ name: 'originals-bucket', type: 'string', value: 'NAME', description: 'the bucket' }],
+    });
+    expect(help).toContain('  --originals-bucket NAME\n                        the bucket\n');
+  });
 });

@@ -302,6 +302,7 @@ function readsOf(store: ObjectStore, reads: string[]): ObjectStore {
     put: (key, body, options) => store.put(key, body, options),
     delete: (key) => store.delete(key),
     list: (prefix) => store.list(prefix),
+    head: (key) => store.head(key),
     peek: (key, bytes, options) => {
       reads.push(`peek ${key}`);
       return store.peek(key, bytes, options);

@@ -80,6 +80,7 @@ describe('processObjectCreated', () => {
       delete: (key) => originals.delete(key),
       list: (prefix) => originals.list(prefix),
       peek: (key, bytes, options) => originals.peek(key, bytes, options),
+      head: (key) => originals.head(key),
       get: async (key: string, options?: GetOptions): Promise<StoredObject | undefined> => {
         const original = await originals.get(key, options);
         await newerVersionWritten(key);
@@ -108,6 +109,7 @@ describe('processObjectCreated', () => {
     const racing: ObjectStore = {
       get: (key, options) => thumbnails.get(key, options),
       peek: (key, bytes, options) => thumbnails.peek(key, bytes, options),
+      head: (key) => thumbnails.head(key),
       delete: (key) => thumbnails.delete(key),
       list: (prefix) => thumbnails.list(prefix),
       put: async (key: string, body: Buffer, options?: PutOptions) => {

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   compareSequencers,
   decodeS3Key,
+  encodeS3Key,
+  objectCreatedDocument,
   parseEventDocument,
   parseS3Record,
 } from '../../src/events/object-created.js';
@@ -104,5 +106,41 @@ describe('keys and sequencers', () => {
     expect(compareSequencers('62E99A88DC407461', '0062E99A88DC407460')).toBeGreaterThan(0);
     expect(compareSequencers('00ff', 'FF')).toBe(0);
     expect(compareSequencers('1000', 'fff')).toBeGreaterThan(0);
+  });
+});
+
+describe('objectCreatedDocument', () => {
+  it('is read back by the parser as the same event, whatever the key', () => {
+    for (const key of [
+      'a b/c+d%20é.jpg',
+      'plain.jpg',
+      'uploads/2026/11/27/3f9a0c12be/cat (1).jpg',
+      '100%.png',
+    ]) {
+      const event = {
+        bucket: 'originals',
+        key,
+        size: 42,
+        etag: '"d41d8cd98f00b204e9800998ecf8427e"',
+        versionId: 'v2',
+        sequencer: '0062E99A88DC407460',
+        eventTime: '2026-11-27T10:00:00.000Z',
+      };
+      const document = objectCreatedDocument(event, { eventName: 'ObjectCreated:Backfill' });
+      expect(parseEventDocument(JSON.stringify(document))).toEqual([
+        // The ETag travels bare, as S3 events carry it.
+        { kind: 'object-created', event: { ...event, etag: 'd41d8cd98f00b204e9800998ecf8427e' } },
+      ]);
+    }
+  });
+
+  it('encodes keys as S3 does: spaces as +, a plus as %2B, / kept', () => {
+    expect(encodeS3Key('a b/c+d.jpg')).toBe('a+b/c%2Bd.jpg');
+    expect(decodeS3Key(encodeS3Key('ünï/x y+z.jpg'))).toBe('ünï/x y+z.jpg');
+    const document = objectCreatedDocument({ bucket: 'b', key: 'x y.jpg' });
+    expect(document.Records[0]).toMatchObject({
+      eventName: 'ObjectCreated:Put',
+      s3: { object: { key: 'x+y.jpg' } },
+    });
   });
 });

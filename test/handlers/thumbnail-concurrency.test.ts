@@ -93,6 +93,7 @@ describe('records of a batch share the vCPUs', () => {
     const gated: ObjectStore = {
       put: (key, body, options) => thumbnails.put(key, body, options),
       peek: (key, bytes, options) => thumbnails.peek(key, bytes, options),
+      head: (key) => thumbnails.head(key),
       delete: (key) => thumbnails.delete(key),
       list: (prefix) => thumbnails.list(prefix),
       get: async (key, options) => {
