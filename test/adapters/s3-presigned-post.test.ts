@@ -1,4 +1,4 @@
-import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3PresignedPost } from '../../src/adapters/s3-presigned-post.js';
 import { InvalidKeyError, TransientError } from '../../src/core/errors.js';
@@ -46,9 +46,9 @@ afterAll(async () => {
 
 function signer(
   endpoint: string,
-  credentials: S3Client['config']['credentials'] | typeof TEST_CREDENTIALS = TEST_CREDENTIALS,
+  config: Pick<S3ClientConfig, 'credentials'> = { credentials: TEST_CREDENTIALS },
 ) {
-  return new S3Client({ endpoint, region: TEST_REGION, forcePathStyle: true, credentials });
+  return new S3Client({ endpoint, region: TEST_REGION, forcePathStyle: true, ...config });
 }
 
 /** Posts the form as a browser would: the fields, then the file, last. */
@@ -144,7 +144,7 @@ describe('S3PresignedPost', () => {
 
   it("signs with a role's temporary credentials: the session token is a field the policy names", async () => {
     const withToken = new S3PresignedPost(
-      signer(s3.endpoint, { ...TEST_CREDENTIALS, sessionToken: 'session-token' }),
+      signer(s3.endpoint, { credentials: { ...TEST_CREDENTIALS, sessionToken: 'session-token' } }),
       BUCKET,
     );
     const form = await withToken.presignPost(conditions({ key: 'uploads/2026/12/02/0a1b2c3d4e/token.png' }));
@@ -157,7 +157,9 @@ describe('S3PresignedPost', () => {
       InvalidKeyError,
     );
     const none = new S3PresignedPost(
-      signer(s3.endpoint, () => Promise.reject(new Error('Could not load credentials from any providers'))),
+      signer(s3.endpoint, {
+        credentials: () => Promise.reject(new Error('Could not load credentials from any providers')),
+      }),
       BUCKET,
     );
     const error = await none.presignPost(conditions()).catch((thrown: unknown) => thrown);
