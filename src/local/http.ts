@@ -141,6 +141,16 @@ async function handle(request: IncomingMessage, response: ServerResponse, deps: 
       'public, max-age=3600',
     );
   }
+  // The page's settings: none locally (it uploads through /api/images). A page hosted for AWS
+  // gets a config.json naming its upload endpoint instead (npm run build:page).
+  if (method === 'GET' && route === '/config.json') {
+    response.writeHead(200, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Cache-Control': 'no-cache',
+    });
+    response.end('{}');
+    return;
+  }
   if (method === 'GET' && route === '/healthz') {
     const ok = await deps.healthy();
     return sendJson(response, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable' });

@@ -753,6 +753,13 @@ describe('local HTTP API: token', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ status: 'ok' });
   });
+
+  it('/config.json stays open and names no upload endpoint: the page uploads here', async () => {
+    const response = await fetch(`${service.url}/config.json`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-cache');
+    expect(await response.json()).toEqual({});
+  });
 });
 
 describe('local service: lifecycle', () => {
