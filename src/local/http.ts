@@ -199,9 +199,10 @@ async function handle(request: IncomingMessage, response: ServerResponse, deps: 
     deps.log.log('info', 'dead letter redriven', { queue: job.queue, key: job.key, failureId: job.id });
     return sendJson(response, 202, { id: job.id, key: job.key, status: 'queued' });
   }
-  if (method === 'GET' && route.startsWith('/thumbnails/'))
-    return getThumbnail(request, response, route, deps);
-  if (method === 'GET' && route.startsWith('/originals/')) return getOriginal(request, response, route, deps);
+  // HEAD as S3 and a CDN answer it: the GET's headers, no body (Node sends none for HEAD).
+  const read = method === 'GET' || method === 'HEAD';
+  if (read && route.startsWith('/thumbnails/')) return getThumbnail(request, response, route, deps);
+  if (read && route.startsWith('/originals/')) return getOriginal(request, response, route, deps);
   if (route.startsWith('/api/') || route.startsWith('/thumbnails/') || route.startsWith('/originals/')) {
     throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${route}`);
   }
