@@ -278,12 +278,15 @@ run "rejects_packages_of_the_other_architecture" {
   expect_failures = [aws_lambda_function.this]
 }
 
-run "cdn" {
+run "cdn_and_uploads" {
   command = apply
 
   variables {
-    cdn_enabled    = true
-    create_kms_key = true
+    cdn_enabled            = true
+    create_kms_key         = true
+    uploads_enabled        = true
+    upload_token_sha256    = ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
+    upload_allowed_origins = ["https://photos.example.com"]
     cdn_signed_url_public_keys = {
       editor = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAexample\n-----END PUBLIC KEY-----"
     }
@@ -333,17 +336,6 @@ run "cdn" {
     condition     = output.cdn_domain_name == "d111111abcdef8.cloudfront.net" && strcontains(output.try_it, "https://d111111abcdef8.cloudfront.net/")
     error_message = "the distribution's domain is output and in try_it"
   }
-}
-
-run "uploads" {
-  command = apply
-
-  variables {
-    uploads_enabled        = true
-    upload_token_sha256    = ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
-    upload_allowed_origins = ["https://photos.example.com"]
-    create_kms_key         = true
-  }
 
   assert {
     condition     = aws_lambda_function.upload[0].environment[0].variables["UPLOAD_TOKEN_SHA256"] == "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" && aws_lambda_function.upload[0].environment[0].variables["UPLOAD_ALLOWED_ORIGINS"] == "https://photos.example.com" && aws_lambda_function.upload[0].environment[0].variables["ORIGINALS_BUCKET"] == "thumbnailer-originals"
@@ -390,25 +382,16 @@ run "rejects_uploads_without_a_token_digest" {
   expect_failures = [aws_lambda_function.upload]
 }
 
-run "rejects_a_token_in_place_of_its_digest" {
+run "rejects_a_token_in_place_of_its_digest_and_a_signing_key_that_is_no_public_key" {
   command = plan
 
   variables {
-    uploads_enabled        = true
-    upload_token_sha256    = ["my-secret-token"]
-    upload_allowed_origins = ["https://photos.example.com"]
-  }
-
-  expect_failures = [var.upload_token_sha256]
-}
-
-run "rejects_a_signing_key_that_is_no_public_key" {
-  command = plan
-
-  variables {
+    uploads_enabled            = true
+    upload_token_sha256        = ["my-secret-token"]
+    upload_allowed_origins     = ["https://photos.example.com"]
     cdn_enabled                = true
     cdn_signed_url_public_keys = { editor = "ssh-rsa AAAAB3Nza" }
   }
 
-  expect_failures = [var.cdn_signed_url_public_keys]
+  expect_failures = [var.upload_token_sha256, var.cdn_signed_url_public_keys]
 }
