@@ -1,6 +1,7 @@
 // Thumbnailer's page: upload, gallery with live status, failures with retry.
-// Plain ES module, no framework, no build step; the server also serves thumbhash at /vendor/.
-import { thumbHashToDataURL } from '/vendor/thumbhash.js';
+// Plain ES module, no framework, no build step; the server also serves thumbhash at vendor/.
+// Paths are relative, so that a copy hosted under any path works (npm run build:page).
+import { thumbHashToDataURL } from './vendor/thumbhash.js';
 
 const POLL_MS = 1000;
 const MAX_BACKOFF_MS = 10_000;
@@ -448,64 +449,147 @@ function pumpUploads() {
   }
 }
 
-function upload({ file, element, progress, status }) {
-  return new Promise((resolve) => {
+// Where uploads go: this server's /api/images or, when the page's config.json names an upload
+// endpoint (a copy of the page hosted for the AWS deployment: npm run build:page), straight to
+// the originals bucket, with a presigned POST the endpoint signs for each file.
+
+/** @type {Promise<{ uploadEndpoint?: string }>} */
+const configReady = fetch('config.json', { cache: 'no-cache', headers: { Accept: 'application/json' } })
+  .then((response) => (response.ok ? response.json() : {}))
+  .catch(() => ({}));
+
+const NETWORK_MESSAGE =
+  'the connection failed before the upload finished (server unreachable, or the file is over its size limit)';
+
+async function upload(item) {
+  const { file, element, progress, status } = item;
+  element.dataset.state = 'uploading';
+  status.textContent = 'Uploading… 0%';
+  try {
+    const config = await configReady;
+    if (config.uploadEndpoint) {
+      const key = await uploadToBucket(item, config.uploadEndpoint);
+      progress.value = 100;
+      element.dataset.state = 'done';
+      status.textContent = 'Uploaded';
+      element.append(h('p', { class: 'upload-item__key' }, `Stored as ${key}`));
+      announce(`Uploaded ${file.name} to the originals bucket; its thumbnails are made there.`);
+      hideAuthProblem();
+      updateUploadsArea();
+      return;
+    }
+    const accepted = await uploadToServer(item);
+    progress.value = 100;
+    element.dataset.state = 'done';
+    status.textContent = 'Uploaded';
+    announce(`Uploaded ${file.name}; it is queued for thumbnails.`);
+    hideAuthProblem();
+    for (const entry of accepted) addQueuedImage(entry, file);
+    updateUploadsArea();
+    pollAfterUpload();
+  } catch (thrown) {
+    const error =
+      thrown instanceof ApiError ? thrown : new ApiError(0, 'ERROR', String(thrown?.message ?? thrown));
+    element.dataset.state = 'error';
+    status.textContent = 'Upload failed';
+    element.append(h('p', { class: 'upload-item__error' }, `${error.code}: ${error.message}`));
+    announce(`Could not upload ${file.name}: ${error.message}.`);
+    if (error.status === 401) showAuthProblem(error.message);
+    updateUploadsArea();
+  }
+}
+
+/** This server's API: a multipart POST; resolves with the accepted images. */
+async function uploadToServer(item) {
+  const form = new FormData();
+  form.append('file', item.file, item.file.name);
+  const answer = await postForm('/api/images', form, { Accept: 'application/json', ...authHeaders() }, item);
+  if (answer.status !== 202 && answer.status !== 200 && answer.status !== 201) {
+    throw errorFrom(answer.status, answer.text);
+  }
+  try {
+    const accepted = JSON.parse(answer.text);
+    return Array.isArray(accepted) ? accepted : [];
+  } catch {
+    return []; // accepted, but the body is not the expected list: the next poll shows it anyway
+  }
+}
+
+/** Types a browser may leave empty (HEIC on most systems), from the file name. */
+const TYPES_BY_EXTENSION = {
+  heic: 'image/heic',
+  heif: 'image/heif',
+  avif: 'image/avif',
+  webp: 'image/webp',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  gif: 'image/gif',
+  bmp: 'image/bmp',
+  tif: 'image/tiff',
+  tiff: 'image/tiff',
+};
+
+/**
+ * The AWS deployment: the endpoint signs a POST for one file (the key is its choice, the size and
+ * type are in the signature), then the file goes to the bucket itself. Resolves with the key.
+ */
+async function uploadToBucket(item, endpoint) {
+  const { file, status } = item;
+  status.textContent = 'Asking for an upload…';
+  const contentType = file.type || TYPES_BY_EXTENSION[file.name.split('.').pop()?.toLowerCase() ?? ''] || '';
+  let response;
+  try {
+    response = await fetch(new URL('uploads', endpoint.endsWith('/') ? endpoint : `${endpoint}/`), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...authHeaders() },
+      body: JSON.stringify({ name: file.name, size: file.size, contentType }),
+    });
+  } catch {
+    throw new ApiError(0, 'NETWORK', 'cannot reach the upload endpoint');
+  }
+  const text = await response.text();
+  if (!response.ok) throw errorFrom(response.status, text);
+  const ticket = JSON.parse(text);
+  const form = new FormData();
+  for (const [name, value] of Object.entries(ticket.fields)) form.append(name, value);
+  // Last: S3 ignores the fields after the file.
+  form.append('file', file, file.name);
+  status.textContent = 'Uploading… 0%';
+  const answer = await postForm(ticket.url, form, {}, item);
+  if (answer.status < 200 || answer.status > 299) throw bucketErrorFrom(answer.status, answer.text);
+  return ticket.key;
+}
+
+/** S3's `<Error><Code>…</Code><Message>…</Message></Error>`, or a stand-in. */
+function bucketErrorFrom(status, text) {
+  const xml = new DOMParser().parseFromString(text || '<none/>', 'application/xml');
+  const code = xml.querySelector('Error > Code')?.textContent;
+  const message = xml.querySelector('Error > Message')?.textContent;
+  return code
+    ? new ApiError(status, code, message || code)
+    : new ApiError(status, `HTTP_${status}`, `the bucket answered ${status}`);
+}
+
+/**
+ * One XMLHttpRequest (fetch reports no upload progress): resolves with the answer's status and
+ * text; rejects on a network failure, which is also what a browser reports when the server
+ * closes the connection on an over-limit body before reading it.
+ */
+function postForm(url, form, headers, { progress, status }) {
+  return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    element.dataset.state = 'uploading';
-    status.textContent = 'Uploading… 0%';
-    xhr.open('POST', '/api/images');
-    for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
-    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.open('POST', url);
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
     xhr.upload.addEventListener('progress', (event) => {
       if (!event.lengthComputable) return;
       const percent = Math.min(100, Math.round((event.loaded / event.total) * 100));
       progress.value = percent;
       status.textContent = `Uploading… ${percent}%`;
     });
-    const fail = (error) => {
-      element.dataset.state = 'error';
-      status.textContent = 'Upload failed';
-      element.append(h('p', { class: 'upload-item__error' }, `${error.code}: ${error.message}`));
-      announce(`Could not upload ${file.name}: ${error.message}.`);
-      if (error.status === 401) showAuthProblem(error.message);
-      updateUploadsArea();
-      resolve();
-    };
-    xhr.addEventListener('load', () => {
-      if (xhr.status !== 202 && xhr.status !== 200 && xhr.status !== 201) {
-        fail(errorFrom(xhr.status, xhr.responseText));
-        return;
-      }
-      let accepted = [];
-      try {
-        accepted = JSON.parse(xhr.responseText);
-      } catch {
-        // Accepted, but the body is not the expected list: the next poll shows it anyway.
-      }
-      progress.value = 100;
-      element.dataset.state = 'done';
-      status.textContent = 'Uploaded';
-      announce(`Uploaded ${file.name}; it is queued for thumbnails.`);
-      hideAuthProblem();
-      for (const item of Array.isArray(accepted) ? accepted : []) addQueuedImage(item, file);
-      updateUploadsArea();
-      pollAfterUpload();
-      resolve();
-    });
-    // A network failure; also what a browser reports when the server closes the connection
-    // on an over-limit body before reading it.
-    xhr.addEventListener('error', () =>
-      fail(
-        new ApiError(
-          0,
-          'NETWORK',
-          'the connection failed before the upload finished (server unreachable, or the file is over its size limit)',
-        ),
-      ),
-    );
-    xhr.addEventListener('abort', () => fail(new ApiError(0, 'ABORTED', 'the upload was cancelled')));
-    const form = new FormData();
-    form.append('file', file, file.name);
+    xhr.addEventListener('load', () => resolve({ status: xhr.status, text: xhr.responseText }));
+    xhr.addEventListener('error', () => reject(new ApiError(0, 'NETWORK', NETWORK_MESSAGE)));
+    xhr.addEventListener('abort', () => reject(new ApiError(0, 'ABORTED', 'the upload was cancelled')));
     xhr.send(form);
   });
 }
@@ -1029,5 +1113,14 @@ async function refreshAll() {
 }
 
 takeTokenFromUrl();
-if (location.hash === '#failures') selectTab(tabs[1]);
-refreshAll();
+configReady.then((config) => {
+  if (config.uploadEndpoint) {
+    // Hosted for AWS: uploads go to the bucket, and there is no API here to list images from.
+    $('views').hidden = true;
+    $('footer-note').textContent =
+      'Files go straight to the originals bucket; the pipeline makes their thumbnails there.';
+    return;
+  }
+  if (location.hash === '#failures') selectTab(tabs[1]);
+  refreshAll();
+});

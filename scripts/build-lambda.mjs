@@ -1,6 +1,6 @@
 // npm run build:lambda [-- --arch arm64|x64] [--measure] [--bundle-only] [--out DIR]
 //
-// Packages the three Lambda handlers for the Terraform module (terraform/modules/thumbnailer):
+// Packages the Lambda handlers for the Terraform module (terraform/modules/thumbnailer):
 // each src/lambda/<fn>.ts is bundled by esbuild into index.mjs (AWS SDK, Powertools and our
 // code in one file; handler "index.handler"), and the packages the bundle leaves out (sharp's
 // native binary, the WebAssembly HEIC decoder, the BMP decoder: loaded at run time) are
@@ -31,7 +31,7 @@ import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const FUNCTIONS = ['thumbnail', 'alt-text', 'failover'];
+const FUNCTIONS = ['thumbnail', 'alt-text', 'failover', 'upload'];
 // Left out of the bundles, resolved at run time from node_modules beside index.mjs.
 const RUNTIME_PACKAGES = ['sharp', 'heic-decode', 'bmp-ts'];
 const ZIP_EPOCH = new Date('2020-01-01T00:00:00Z'); // fixed mtimes: same sources, same zip, same hash
@@ -147,6 +147,8 @@ const DUMMY_ENV = {
   ALT_TEXT_MODEL: 'amazon.nova-lite-v1:0',
   ALT_TEXT_LANGUAGE: 'en',
   ALERTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:thumbnailer-alerts',
+  // sha256("token"): the upload function needs a digest to start.
+  UPLOAD_TOKEN_SHA256: '3c469e9d6c5875d37a43f353d4f88e61fcf812c66eee3457465a40b0da4153e0',
   POWERTOOLS_METRICS_NAMESPACE: 'Thumbnailer',
   POWERTOOLS_LOG_LEVEL: 'INFO',
 };

@@ -150,3 +150,31 @@ export type EnqueueOutcome = 'queued' | 'already-queued' | 'unknown';
 export interface ThumbnailQueue {
   enqueue(request: RenderRequest): Promise<EnqueueOutcome>;
 }
+
+/**
+ * What a signed upload must satisfy: the store checks each condition when the file arrives, so
+ * a client holding the signature can send only this key, a type and a size within these bounds.
+ */
+export interface UploadConditions {
+  key: string;
+  /** The Content-Type the upload must carry, exactly. */
+  contentType: string;
+  /** A prefix every accepted type starts with (`image/`): checked as well, as a second guard. */
+  contentTypePrefix: string;
+  /** Inclusive bounds on the file's size in bytes. */
+  minBytes: number;
+  maxBytes: number;
+  /** How long the signature may be used. */
+  expiresSeconds: number;
+}
+
+/** A form a browser posts the file with: the URL and the fields to send before the file. */
+export interface PresignedPost {
+  url: string;
+  fields: Record<string, string>;
+}
+
+/** Signs browser uploads straight to the originals store: S3's POST Object with a POST policy. */
+export interface UploadPresigner {
+  presignPost(conditions: UploadConditions): Promise<PresignedPost>;
+}

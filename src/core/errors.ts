@@ -91,6 +91,28 @@ export class PreconditionFailedError extends PermanentError {
   readonly code = 'PRECONDITION_FAILED';
 }
 
+/** A request its sender must change (not JSON, a field missing or of the wrong type). */
+export class BadRequestError extends PermanentError {
+  readonly code = 'BAD_REQUEST';
+}
+
+/** No credentials with the request, or not the ones configured. */
+export class UnauthorizedError extends PermanentError {
+  readonly code = 'UNAUTHORIZED';
+  constructor(
+    message: string,
+    /** Credentials were given (and refused), rather than missing: RFC 6750's invalid_token. */
+    readonly given = false,
+  ) {
+    super(message);
+  }
+}
+
+/** A browser request from a page whose origin is not among those allowed. */
+export class OriginNotAllowedError extends PermanentError {
+  readonly code = 'ORIGIN_NOT_ALLOWED';
+}
+
 /** Store, network or resource trouble that may pass: retry with backoff. */
 export class TransientError extends ThumbnailerError {
   readonly code: string;

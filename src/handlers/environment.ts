@@ -6,15 +6,18 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createAltTextModel } from '../adapters/alt-text-models.js';
 import { PrefixedStore } from '../adapters/prefixed-store.js';
+import { S3PresignedPost } from '../adapters/s3-presigned-post.js';
 import { S3Store } from '../adapters/s3-store.js';
 import { SnsAlerts } from '../adapters/sns-alerts.js';
 import { SqsRedeliveryDelay } from '../adapters/sqs-redelivery.js';
 import { parseConfig } from '../config.js';
 import { AlertDigest } from '../core/alert-digest.js';
 import { InvalidConfigError } from '../core/errors.js';
+import { DEFAULT_UPLOAD_EXPIRES_SECONDS } from '../core/presign-upload.js';
 import type { AltTextHandlerDeps } from './alt-text.js';
 import type { FailoverDeps } from './failover.js';
 import type { ThumbnailHandlerDeps } from './thumbnail.js';
+import type { UploadHandlerDeps } from './upload.js';
 
 /**
  * The handlers' dependencies, built from the environment the Terraform module sets (and that a
@@ -27,6 +30,9 @@ import type { ThumbnailHandlerDeps } from './thumbnail.js';
  *   ALERT_DIGEST_SECONDS at most one digest per queue in this time (default 300)
  *   ALT_TEXT_PROVIDER, ALT_TEXT_MODEL, ALT_TEXT_LANGUAGE, OPENAI_*: the alt-text model (README)
  *   THUMBNAILER_*        render limits and presets, as everywhere (see README)
+ *   UPLOAD_TOKEN_SHA256  upload function: SHA-256 (hex) of each accepted bearer token, comma-separated
+ *   UPLOAD_ALLOWED_ORIGINS upload function: the pages' origins allowed to call, comma-separated
+ *   UPLOAD_EXPIRES_SECONDS upload function: how long a signed form may be used (default 300)
  *   AWS_REGION, AWS_ENDPOINT_URL, credentials: the SDK's standard settings. With an endpoint
  *   URL set (MinIO, R2, an emulator), S3 uses path-style addressing unless
  *   THUMBNAILER_S3_PATH_STYLE=false.
@@ -41,6 +47,7 @@ export const REQUIRED_ENVIRONMENT = {
   thumbnail: ['ORIGINALS_BUCKET', 'THUMBNAILS_BUCKET'],
   altText: ['ORIGINALS_BUCKET', 'ALT_TEXT_BUCKET'],
   failover: ['THUMBNAILS_BUCKET', 'ALERTS_TOPIC_ARN'],
+  upload: ['ORIGINALS_BUCKET', 'UPLOAD_TOKEN_SHA256'],
 } as const;
 
 export function requiredEnv(name: string, env: Env = process.env): string {
@@ -213,4 +220,51 @@ function outputBuckets(env: Env): string[] {
   return [env.THUMBNAILS_BUCKET, env.ALT_TEXT_BUCKET, env.FAILURES_BUCKET].filter(
     (bucket): bucket is string => Boolean(bucket),
   );
+}
+
+/** A comma-separated variable as a list, empty entries dropped. */
+function listEnv(env: Env, name: string): string[] {
+  return (env[name] ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+/**
+ * The upload function: presigned POSTs for the originals bucket, signed with the function's own
+ * credentials, up to the originals' byte limit (THUMBNAILER_MAX_INPUT_BYTES, as the workers).
+ */
+export function uploadDepsFromEnv(env: Env = process.env, s3 = s3ClientFromEnv(env)): UploadHandlerDeps {
+  assertEnv(env, REQUIRED_ENVIRONMENT.upload);
+  const tokenSha256 = listEnv(env, 'UPLOAD_TOKEN_SHA256').map((digest) => digest.toLowerCase());
+  const notDigests = tokenSha256.filter((digest) => !/^[0-9a-f]{64}$/.test(digest));
+  if (tokenSha256.length === 0 || notDigests.length > 0) {
+    throw new InvalidConfigError(
+      'UPLOAD_TOKEN_SHA256 must be SHA-256 digests of the tokens, 64 hex digits each, comma-separated (printf %s "$TOKEN" | sha256sum)',
+    );
+  }
+  const allowedOrigins = listEnv(env, 'UPLOAD_ALLOWED_ORIGINS');
+  for (const origin of allowedOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/i.test(origin.replace(/\/$/, ''))) {
+      throw new InvalidConfigError(
+        `UPLOAD_ALLOWED_ORIGINS: ${origin} is not an origin like https://photos.example.com`,
+      );
+    }
+  }
+  const expires = env.UPLOAD_EXPIRES_SECONDS
+    ? Number(env.UPLOAD_EXPIRES_SECONDS)
+    : DEFAULT_UPLOAD_EXPIRES_SECONDS;
+  if (!Number.isInteger(expires) || expires < 1 || expires > 3600) {
+    throw new InvalidConfigError(
+      `UPLOAD_EXPIRES_SECONDS must be 1 to 3600 seconds, got "${env.UPLOAD_EXPIRES_SECONDS}"`,
+    );
+  }
+  return {
+    presigner: new S3PresignedPost(s3, requiredEnv('ORIGINALS_BUCKET', env)),
+    maxInputBytes: parseConfig({}, env).limits.maxInputBytes,
+    expiresSeconds: expires,
+    tokenSha256,
+    allowedOrigins,
+    logger: new Logger({ serviceName: 'thumbnailer-upload' }),
+  };
 }

@@ -1,5 +1,4 @@
 import type { Context } from 'aws-lambda';
-import type { SqsBatchHandler } from './thumbnail.js';
 
 /**
  * X-Ray tracing through the Powertools Tracer, when the function's POWERTOOLS_TRACE_ENABLED is
@@ -10,8 +9,11 @@ export interface Tracing {
   /** Records the client's AWS calls as subsegments (S3, SQS, SNS, Bedrock). */
   capture<T>(client: T): T;
   /** One subsegment per invocation, annotated with the cold start and the service. */
-  wrap(handler: SqsBatchHandler): SqsBatchHandler;
+  wrap<E, R>(handler: Handler<E, R>): Handler<E, R>;
 }
+
+/** An SQS batch handler or the upload function's HTTP handler. */
+type Handler<E, R> = (event: E, context?: Context) => Promise<R>;
 
 const OFF: Tracing = { capture: (client) => client, wrap: (handler) => handler };
 
@@ -25,24 +27,26 @@ export async function tracingFromEnv(
   const name = `## ${env._HANDLER ?? 'handler'}`;
   return {
     capture: (client) => tracer.captureAWSv3Client(client),
-    wrap: (handler) => async (event, context?: Context) => {
-      const parent = tracer.getSegment();
-      if (!parent) return handler(event, context);
-      const subsegment = parent.addNewSubsegment(name);
-      tracer.setSegment(subsegment);
-      tracer.annotateColdStart();
-      tracer.addServiceNameAnnotation();
-      try {
-        const result = await handler(event, context);
-        tracer.addResponseAsMetadata(result, name);
-        return result;
-      } catch (error) {
-        tracer.addErrorAsMetadata(error as Error);
-        throw error;
-      } finally {
-        subsegment.close();
-        tracer.setSegment(parent);
-      }
-    },
+    wrap:
+      <E, R>(handler: Handler<E, R>) =>
+      async (event: E, context?: Context): Promise<R> => {
+        const parent = tracer.getSegment();
+        if (!parent) return handler(event, context);
+        const subsegment = parent.addNewSubsegment(name);
+        tracer.setSegment(subsegment);
+        tracer.annotateColdStart();
+        tracer.addServiceNameAnnotation();
+        try {
+          const result = await handler(event, context);
+          tracer.addResponseAsMetadata(result, name);
+          return result;
+        } catch (error) {
+          tracer.addErrorAsMetadata(error as Error);
+          throw error;
+        } finally {
+          subsegment.close();
+          tracer.setSegment(parent);
+        }
+      },
   };
 }

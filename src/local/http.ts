@@ -141,6 +141,16 @@ async function handle(request: IncomingMessage, response: ServerResponse, deps: 
       'public, max-age=3600',
     );
   }
+  // The page's settings: none locally (it uploads through /api/images). A page hosted for AWS
+  // gets a config.json naming its upload endpoint instead (npm run build:page).
+  if (method === 'GET' && route === '/config.json') {
+    response.writeHead(200, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Cache-Control': 'no-cache',
+    });
+    response.end('{}');
+    return;
+  }
   if (method === 'GET' && route === '/healthz') {
     const ok = await deps.healthy();
     return sendJson(response, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable' });
@@ -189,9 +199,10 @@ async function handle(request: IncomingMessage, response: ServerResponse, deps: 
     deps.log.log('info', 'dead letter redriven', { queue: job.queue, key: job.key, failureId: job.id });
     return sendJson(response, 202, { id: job.id, key: job.key, status: 'queued' });
   }
-  if (method === 'GET' && route.startsWith('/thumbnails/'))
-    return getThumbnail(request, response, route, deps);
-  if (method === 'GET' && route.startsWith('/originals/')) return getOriginal(request, response, route, deps);
+  // HEAD as S3 and a CDN answer it: the GET's headers, no body (Node sends none for HEAD).
+  const read = method === 'GET' || method === 'HEAD';
+  if (read && route.startsWith('/thumbnails/')) return getThumbnail(request, response, route, deps);
+  if (read && route.startsWith('/originals/')) return getOriginal(request, response, route, deps);
   if (route.startsWith('/api/') || route.startsWith('/thumbnails/') || route.startsWith('/originals/')) {
     throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${route}`);
   }

@@ -8,7 +8,7 @@ import { fixtures } from '../fixtures.js';
 import { sdkEnvironment, startFauxqsWithClients } from '../helpers/fauxqs.js';
 
 /**
- * The three Lambda entry points as Lambda loads them: the module is imported with the
+ * The Lambda entry points as Lambda loads them: the module is imported with the
  * function's environment (what the Terraform module sets) and builds its handler at once, at
  * init; the handler then serves invocations. S3 is fauxqs on 127.0.0.1, reached through the
  * SDK's standard AWS_ENDPOINT_URL.
@@ -80,6 +80,44 @@ describe('Lambda entry points', () => {
     expect(await handler(event, context)).toEqual({ batchItemFailures: [] });
     const record = await new S3Store(fauxqs.s3, 'alt-text').get('entry/alt.jpg.json');
     expect(JSON.parse(record?.body.toString() ?? '{}')).toMatchObject({ status: 'not-configured' });
+  });
+
+  it('upload: built at import, signs a POST for the originals bucket for the right token only', async () => {
+    const { createHash } = await import('node:crypto');
+    const digest = (token: string) => createHash('sha256').update(token).digest('hex');
+    functionEnvironment({
+      UPLOAD_TOKEN_SHA256: `${digest('old-token')},${digest('page-token')}`,
+      UPLOAD_ALLOWED_ORIGINS: 'https://photos.example.com',
+      THUMBNAILER_MAX_INPUT_BYTES: '2000000',
+    });
+    const { handler } = await import('../../src/lambda/upload.js');
+    const request = (token: string) =>
+      ({
+        version: '2.0',
+        rawPath: '/uploads',
+        headers: { authorization: `Bearer ${token}`, origin: 'https://photos.example.com' },
+        requestContext: { http: { method: 'POST' } },
+        body: JSON.stringify({ name: 'cat.jpg', size: 1000, contentType: 'image/jpeg' }),
+        isBase64Encoded: false,
+      }) as unknown as import('aws-lambda').APIGatewayProxyEventV2;
+    const signed = await handler(request('page-token'), context);
+    expect(signed.statusCode).toBe(200);
+    const ticket = JSON.parse(signed.body ?? '{}');
+    // Path-style at the endpoint the SDK is given (AWS_ENDPOINT_URL), the limit from the environment.
+    expect(ticket).toMatchObject({ url: `${fauxqs.endpoint}/originals`, maxBytes: 2_000_000 });
+    expect(ticket.key).toMatch(/^uploads\/\d{4}\/\d{2}\/\d{2}\/[0-9a-f]{10}\/cat\.jpg$/);
+    expect((await handler(request('stolen-token'), context)).statusCode).toBe(401);
+  });
+
+  it('upload: refuses to start without token digests, or with a token where a digest belongs', async () => {
+    functionEnvironment();
+    const missing = await import('../../src/lambda/upload.js').catch((error: unknown) => error);
+    expect((missing as Error).message).toBe('the UPLOAD_TOKEN_SHA256 environment variable is required');
+    vi.resetModules();
+    functionEnvironment({ UPLOAD_TOKEN_SHA256: 'page-token' });
+    const plain = await import('../../src/lambda/upload.js').catch((error: unknown) => error);
+    expect(plain).toMatchObject({ code: 'INVALID_CONFIG' });
+    expect((plain as Error).message).toContain('SHA-256 digests of the tokens');
   });
 
   it('a function with its environment incomplete fails at init, naming every missing variable', async () => {

@@ -464,6 +464,32 @@ describe('local HTTP API', () => {
       expect(((await manifest.json()) as Manifest).source.key).toBe(key);
     });
 
+    it('HEAD of a rendition or the manifest: the headers of its GET, no body (as S3 and a CDN answer it)', async () => {
+      const rendition = record.renditions[0] as { url: string; key: string };
+      const head = await fetch(`${service.url}${rendition.url}`, { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(head.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+      expect(Number(head.headers.get('content-length'))).toBe(
+        (await readFile(path.join(dataDir, 'thumbnails', rendition.key))).length,
+      );
+      expect(head.headers.get('etag')).toMatch(/^"[^"]+"$/);
+      expect((await head.arrayBuffer()).byteLength).toBe(0);
+      const manifest = await fetch(
+        `${service.url}/thumbnails/${key.split('/').map(encodeURIComponent).join('/')}/manifest.json`,
+        { method: 'HEAD' },
+      );
+      expect(manifest.status).toBe(200);
+      expect(manifest.headers.get('cache-control')).toBe('no-cache');
+      const original = await fetch(
+        `${service.url}/originals/${key.split('/').map(encodeURIComponent).join('/')}`,
+        {
+          method: 'HEAD',
+        },
+      );
+      expect(original.status).toBe(200);
+      expect(original.headers.get('content-type')).toBe('image/jpeg');
+    });
+
     it('GET /originals/<key>: the detected type, ETag, caching, nosniff, 304, the bytes uploaded', async () => {
       const url = `${service.url}/originals/${key.split('/').map(encodeURIComponent).join('/')}`;
       const response = await fetch(url);
@@ -752,6 +778,13 @@ describe('local HTTP API: token', () => {
     const response = await fetch(`${service.url}/healthz`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ status: 'ok' });
+  });
+
+  it('/config.json stays open and names no upload endpoint: the page uploads here', async () => {
+    const response = await fetch(`${service.url}/config.json`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-cache');
+    expect(await response.json()).toEqual({});
   });
 });
 

@@ -1,13 +1,14 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
- * npm run build:lambda, offline: the esbuild bundles of the three handlers build, name the
- * packages they need beside them, load with the environment the Terraform module sets, and
- * answer an SQS batch. (Installing sharp for linux-arm64 and zipping needs the npm registry;
+ * npm run build:lambda, offline: the esbuild bundles of the handlers build, name the packages
+ * they need beside them, load with the environment the Terraform module sets, and answer an SQS
+ * batch (the upload function: an HTTP API request). (Installing sharp for linux-arm64 and zipping needs the npm registry;
  * the script does that by hand, and README reports what it produced.)
  */
 const repo = path.resolve(import.meta.dirname, '../..');
@@ -26,15 +27,16 @@ const ENV = {
   ALT_TEXT_MODEL: 'amazon.nova-lite-v1:0',
   ALT_TEXT_LANGUAGE: 'en',
   ALERTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:thumbnailer-alerts',
+  UPLOAD_TOKEN_SHA256: createHash('sha256').update('page-token').digest('hex'),
+  UPLOAD_ALLOWED_ORIGINS: 'https://photos.example.com',
   POWERTOOLS_METRICS_NAMESPACE: 'Thumbnailer',
   POWERTOOLS_LOG_LEVEL: 'SILENT',
   NODE_NO_WARNINGS: '1',
 };
 
-/** Imports a bundle in a fresh node and invokes its handler with an empty SQS batch. */
-function invoke(bundle: string, env: Record<string, string>) {
-  const code =
-    'const m = await import(process.argv[1]); console.log(JSON.stringify(await m.handler({ Records: [] }, {})));';
+/** Imports a bundle in a fresh node and invokes its handler with an event (an empty SQS batch). */
+function invoke(bundle: string, env: Record<string, string>, event: unknown = { Records: [] }) {
+  const code = `const m = await import(process.argv[1]); console.log(JSON.stringify(await m.handler(${JSON.stringify(event)}, {})));`;
   return spawnSync(process.execPath, ['--input-type=module', '-e', code, bundle], {
     env: { PATH: process.env.PATH, ...env },
     encoding: 'utf8',
@@ -55,7 +57,7 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 describe('npm run build:lambda -- --bundle-only', () => {
   it('records the architecture (arm64 by default) and the packages each bundle leaves out', () => {
     expect(build.arch).toBe('arm64');
-    expect(Object.keys(build.functions)).toEqual(['thumbnail', 'alt-text', 'failover']);
+    expect(Object.keys(build.functions)).toEqual(['thumbnail', 'alt-text', 'failover', 'upload']);
     // sharp (native), the HEIC decoder (in a worker, found by require.resolve) and the BMP decoder.
     expect(Object.keys(build.functions.thumbnail?.packages ?? {})).toEqual([
       'bmp-ts',
@@ -63,6 +65,7 @@ describe('npm run build:lambda -- --bundle-only', () => {
       'sharp',
     ]);
     expect(build.functions.failover?.packages).toEqual({});
+    expect(build.functions.upload?.packages).toEqual({});
   });
 
   it.each(['thumbnail', 'alt-text', 'failover'])(
@@ -77,6 +80,31 @@ describe('npm run build:lambda -- --bundle-only', () => {
     },
   );
 
+  it('upload: loads with the module environment and signs a POST for the right token only', () => {
+    const request = (token: string) => ({
+      version: '2.0',
+      rawPath: '/uploads',
+      headers: { authorization: `Bearer ${token}`, origin: 'https://photos.example.com' },
+      requestContext: { http: { method: 'POST' } },
+      body: JSON.stringify({ name: 'cat.jpg', size: 1000, contentType: 'image/jpeg' }),
+    });
+    const bundle = path.join(out, 'upload', 'index.mjs');
+    const env = { ...ENV, POWERTOOLS_SERVICE_NAME: 'thumbnailer-upload' };
+    const signed = invoke(bundle, env, request('page-token'));
+    expect(signed.stderr).toBe('');
+    const answer = JSON.parse(signed.stdout);
+    expect(answer.statusCode).toBe(200);
+    expect(JSON.parse(answer.body)).toMatchObject({
+      url: 'https://thumbnailer-originals.s3.us-east-1.amazonaws.com/',
+      fields: { bucket: 'thumbnailer-originals', 'Content-Type': 'image/jpeg' },
+    });
+    const refused = JSON.parse(invoke(bundle, env, request('guess')).stdout);
+    expect(refused).toMatchObject({
+      statusCode: 401,
+      headers: { 'WWW-Authenticate': expect.stringContaining('Bearer') },
+    });
+  });
+
   it('the packages without runtime packages load with no node_modules anywhere above them', () => {
     const alone = mkdtempSync(path.join(os.tmpdir(), 'thumbnailer-bundle-'));
     try {
@@ -84,7 +112,12 @@ describe('npm run build:lambda -- --bundle-only', () => {
         if (Object.keys(build.functions[fn]?.packages ?? {}).length > 0) continue;
         const bundle = path.join(alone, `${fn}.mjs`);
         copyFileSync(path.join(out, fn, 'index.mjs'), bundle);
-        expect(JSON.parse(invoke(bundle, ENV).stdout)).toEqual({ batchItemFailures: [] });
+        if (fn === 'upload') {
+          const elsewhere = { rawPath: '/', requestContext: { http: { method: 'GET' } }, headers: {} };
+          expect(JSON.parse(invoke(bundle, ENV, elsewhere).stdout)).toMatchObject({ statusCode: 404 });
+        } else {
+          expect(JSON.parse(invoke(bundle, ENV).stdout)).toEqual({ batchItemFailures: [] });
+        }
       }
     } finally {
       rmSync(alone, { recursive: true, force: true });

@@ -528,13 +528,30 @@ export const leastPrivilegeIam: Invariant = (module) => {
         }
       }
       const writes = strings(statement.actions).some((action) => /^s3:(Put|Delete)/.test(action));
-      if (writes && mentions(statement.resources, 'local.bucket_arns.originals')) {
+      if (
+        writes &&
+        mentions(statement.resources, 'local.bucket_arns.originals') &&
+        !signsUploads(address, statement)
+      ) {
         problems.push(`${where}: writes to the originals bucket`);
       }
       return problems;
     });
   });
 };
+
+/**
+ * The one write to the originals bucket a role may have: the upload function's s3:PutObject under
+ * uploads/, which its presigned POSTs need (S3 authorizes a browser's upload as the signer).
+ */
+const UPLOADS_OF_ORIGINALS = '${local.bucket_arns.originals}/uploads/*';
+function signsUploads(address: string, statement: Statement): boolean {
+  return (
+    address === 'data.aws_iam_policy_document.upload' &&
+    strings(statement.actions).join() === 's3:PutObject' &&
+    strings(statement.resources).every((resource) => resource === UPLOADS_OF_ORIGINALS)
+  );
+}
 
 // -------------------------------------------------------------------------------------------
 // Lambda, logs, alarms
@@ -569,7 +586,10 @@ export const functionSettings: Invariant = (module) =>
     ) {
       problems.push(`${address}: architecture is not var.architecture (default arm64)`);
     }
-    if (!mentions(block.reserved_concurrent_executions, 'each.value.reserved_concurrency')) {
+    const configurable =
+      mentions(block.reserved_concurrent_executions, 'each.value.reserved_concurrency') ||
+      /^\$\{var\.\w+_reserved_concurrency\}$/.test(String(block.reserved_concurrent_executions));
+    if (!configurable) {
       problems.push(`${address}: reserved concurrency is not configurable`);
     }
     return problems;
@@ -1015,6 +1035,215 @@ export const operationalAlarms: Invariant = (module) => {
   return violations;
 };
 
+// -------------------------------------------------------------------------------------------
+// Issue #12: serving through a CDN, browser uploads
+
+const isCloudFront = (principal: Block) =>
+  principal.type === 'Service' && strings(principal.identifiers).includes('cloudfront.amazonaws.com');
+
+/**
+ * The CDN (issue #12): off by default; CloudFront reaches the thumbnails bucket through an origin
+ * access control that signs every request (SigV4), never an open bucket; viewers over HTTPS only,
+ * GET and HEAD; a cache policy that follows the origin's Cache-Control (min TTL 0, so manifests'
+ * no-cache holds; a year at most) with no query string in the key; signed URLs by a key group.
+ * The thumbnails bucket's policy lets the distribution (aws:SourceArn) read renditions and
+ * manifests only, and denies CloudFront the failure records; a created key lets it decrypt.
+ */
+export const cdnServesThumbnailsOnly: Invariant = (module) => {
+  const violations: string[] = [];
+  if (module.variable.cdn_enabled?.default !== false) violations.push('var.cdn_enabled: not off by default');
+  const oacs = resources(module, 'aws_cloudfront_origin_access_control');
+  for (const { address, block } of oacs) {
+    if (
+      block.origin_access_control_origin_type !== 's3' ||
+      block.signing_behavior !== 'always' ||
+      block.signing_protocol !== 'sigv4'
+    ) {
+      violations.push(`${address}: not an s3 origin access control signing always with sigv4`);
+    }
+  }
+  const distributions = resources(module, 'aws_cloudfront_distribution');
+  if (distributions.length === 0) violations.push('no aws_cloudfront_distribution');
+  for (const { address, block } of distributions) {
+    for (const origin of blocks(block, 'origin')) {
+      if (!oacs.some((oac) => mentions(origin.origin_access_control_id, oac.address))) {
+        violations.push(`${address}: an origin without the module's origin access control`);
+      }
+      if (
+        blocks(origin, 's3_origin_config').length > 0 ||
+        blocks(origin, 'custom_origin_config').length > 0
+      ) {
+        violations.push(
+          `${address}: an origin through an access identity or as a website, not the access control`,
+        );
+      }
+    }
+    const behaviors = [
+      ...blocks(block, 'default_cache_behavior'),
+      ...blocks(block, 'ordered_cache_behavior'),
+    ];
+    for (const behavior of behaviors) {
+      if (behavior.viewer_protocol_policy !== 'https-only') {
+        violations.push(`${address}: viewer_protocol_policy is not https-only`);
+      }
+      if (strings(behavior.allowed_methods).some((method) => !['GET', 'HEAD', 'OPTIONS'].includes(method))) {
+        violations.push(`${address}: allows methods that write`);
+      }
+      if (!mentions(behavior.trusted_key_groups, 'aws_cloudfront_key_group.signed_urls')) {
+        violations.push(`${address}: trusted_key_groups is not the signed-URL key group`);
+      }
+      const policies = resources(module, 'aws_cloudfront_cache_policy').filter((policy) =>
+        mentions(behavior.cache_policy_id, policy.address),
+      );
+      if (policies.length === 0) violations.push(`${address}: no cache policy of the module`);
+      for (const policy of policies) {
+        const parameters = blocks(policy.block, 'parameters_in_cache_key_and_forwarded_to_origin')[0];
+        const queries = blocks(parameters, 'query_strings_config')[0];
+        if (policy.block.min_ttl !== 0 || Number(policy.block.max_ttl) < 31_536_000) {
+          violations.push(
+            `${policy.address}: does not follow the origin's Cache-Control (min_ttl 0, max_ttl a year)`,
+          );
+        }
+        if (queries?.query_string_behavior !== 'none') {
+          violations.push(`${policy.address}: query strings split the cache (signed URLs would miss it)`);
+        }
+      }
+    }
+  }
+  // The thumbnails bucket's policy: the documents merged into it.
+  const bucketPolicy = module.data.aws_iam_policy_document?.bucket;
+  const merged = bucketPolicy ? policyDocuments(module, bucketPolicy.source_policy_documents) : [];
+  const onlyThumbnails = /each\.key\s*==\s*"thumbnails"/.test(String(bucketPolicy?.source_policy_documents));
+  if (merged.length === 0 || !onlyThumbnails) {
+    violations.push(
+      "data.aws_iam_policy_document.bucket: the CDN statements are not merged into the thumbnails bucket's policy alone",
+    );
+  }
+  const statements = merged.flatMap(({ block }) => statementsOf(block));
+  const thumbnails = '${local.bucket_arns.thumbnails}/';
+  const reads = statements.filter(
+    (statement) => statement.effect !== 'Deny' && statement.principals.some(isCloudFront),
+  );
+  if (reads.length === 0) violations.push('no statement lets the distribution read the thumbnails bucket');
+  for (const statement of reads) {
+    const where = `CDN read ${sidOf(statement)}`;
+    if (strings(statement.actions).join() !== 's3:GetObject')
+      violations.push(`${where}: more than s3:GetObject`);
+    const scoped = statement.conditions.some(
+      (condition) =>
+        /aws:sourcearn/i.test(String(condition.variable)) &&
+        ['StringEquals', 'ArnEquals', 'ArnLike'].includes(String(condition.test)) &&
+        mentions(condition.values, 'aws_cloudfront_distribution.thumbnails'),
+    );
+    if (!scoped) violations.push(`${where}: not scoped to the distribution by aws:SourceArn`);
+    for (const resource of strings(statement.resources)) {
+      if (
+        !resource.startsWith(thumbnails) ||
+        resource === `${thumbnails}*` ||
+        resource.startsWith(`${thumbnails}failures/`)
+      ) {
+        violations.push(`${where}: reads ${resource}, more than renditions and manifests`);
+      }
+    }
+  }
+  const deniesFailures = statements.some(
+    (statement) =>
+      statement.effect === 'Deny' &&
+      statement.principals.some(isCloudFront) &&
+      strings(statement.actions).includes('s3:GetObject') &&
+      strings(statement.resources).includes(`${thumbnails}failures/*`),
+  );
+  if (!deniesFailures) violations.push('no statement denies CloudFront the failure records (failures/*)');
+  const keyPolicy = module.data.aws_iam_policy_document?.kms;
+  const decrypts =
+    keyPolicy &&
+    statementsOf(keyPolicy).some(
+      (statement) =>
+        statement.principals.some(isCloudFront) &&
+        strings(statement.actions).join() === 'kms:Decrypt' &&
+        statement.conditions.some((condition) => /aws:sourcearn/i.test(String(condition.variable))) &&
+        mentions(statement.forEach, 'aws_cloudfront_distribution.thumbnails'),
+    );
+  if (!decrypts)
+    violations.push('data.aws_iam_policy_document.kms: the distribution may not decrypt the thumbnails');
+  return violations;
+};
+
+/**
+ * Browser uploads (issue #12): off by default; the function is invoked by the uploads API alone
+ * (no public invoke, no unauthenticated function URL), payload format 2.0 on POST and OPTIONS
+ * /uploads; it checks tokens against digests (a validation refuses anything but SHA-256 hex); its
+ * role may put objects under uploads/ of the originals bucket and nothing else of S3; the
+ * originals bucket accepts POSTs from the configured origins only.
+ */
+export const uploadsSignedForTheirPrefixOnly: Invariant = (module) => {
+  const violations: string[] = [];
+  if (module.variable.uploads_enabled?.default !== false)
+    violations.push('var.uploads_enabled: not off by default');
+  const fn = 'aws_lambda_function.upload';
+  if (!module.resource.aws_lambda_function?.upload) violations.push(`no ${fn}`);
+  for (const { address, block } of resources(module, 'aws_lambda_permission')) {
+    if (!mentions(block.function_name, fn)) continue;
+    if (
+      block.principal !== 'apigateway.amazonaws.com' ||
+      !mentions(block.source_arn, 'aws_apigatewayv2_api.uploads')
+    ) {
+      violations.push(`${address}: invokes the upload function from elsewhere than the uploads API`);
+    }
+  }
+  for (const { address, block } of resources(module, 'aws_lambda_function_url')) {
+    if (block.authorization_type !== 'AWS_IAM') violations.push(`${address}: a function URL without AWS_IAM`);
+  }
+  const routes = resources(module, 'aws_apigatewayv2_route').flatMap(({ block }) => strings(block.for_each));
+  for (const route of ['POST /uploads', 'OPTIONS /uploads']) {
+    if (!routes.some((text) => text.includes(`"${route}"`))) violations.push(`no route ${route}`);
+  }
+  for (const { address, block } of resources(module, 'aws_apigatewayv2_integration')) {
+    if (block.payload_format_version !== '2.0' || block.integration_type !== 'AWS_PROXY') {
+      violations.push(`${address}: not a Lambda proxy with payload format 2.0`);
+    }
+  }
+  const environment = strings(module.locals.upload_environment).join('\n');
+  const digestValidated = blocks(module.variable.upload_token_sha256, 'validation').some((validation) =>
+    String(validation.condition).includes('[0-9a-f]{64}'),
+  );
+  if (
+    !/UPLOAD_TOKEN_SHA256\s*=\s*join\(",",\s*var\.upload_token_sha256\)/.test(environment) ||
+    !digestValidated
+  ) {
+    violations.push(
+      'local.upload_environment: UPLOAD_TOKEN_SHA256 is not var.upload_token_sha256, validated as SHA-256 digests',
+    );
+  }
+  const policy = module.data.aws_iam_policy_document?.upload;
+  const s3 = policy
+    ? statementsOf(policy).filter((statement) =>
+        strings(statement.actions).some((action) => action.startsWith('s3:')),
+      )
+    : [];
+  if (
+    s3.length !== 1 ||
+    strings(s3[0]?.actions).join() !== 's3:PutObject' ||
+    strings(s3[0]?.resources).join() !== UPLOADS_OF_ORIGINALS
+  ) {
+    violations.push(`data.aws_iam_policy_document.upload: S3 beyond s3:PutObject on ${UPLOADS_OF_ORIGINALS}`);
+  }
+  const cors = resources(module, 'aws_s3_bucket_cors_configuration').filter(({ block }) =>
+    mentions(block.bucket, 'aws_s3_bucket.this'),
+  );
+  const postsFromOrigins = cors.some(({ block }) =>
+    blocks(block, 'cors_rule').every(
+      (rule) =>
+        strings(rule.allowed_methods).join() === 'POST' &&
+        rule.allowed_origins === '${var.upload_allowed_origins}',
+    ),
+  );
+  if (!postsFromOrigins || !cors.every(({ block }) => /"originals"/.test(String(block.bucket)))) {
+    violations.push('the originals bucket does not accept POST from var.upload_allowed_origins alone');
+  }
+  return violations;
+};
+
 export const INVARIANTS = {
   publicAccessBlocked,
   tlsOnlyBuckets,
@@ -1034,6 +1263,8 @@ export const INVARIANTS = {
   operations,
   outputsOutsideOriginals,
   operationalAlarms,
+  cdnServesThumbnailsOnly,
+  uploadsSignedForTheirPrefixOnly,
   variablesTypedAndDescribed,
   numbersValidated,
   referencesExist,

@@ -507,6 +507,15 @@ describe('each invariant reports a broken copy', () => {
     const x86 = await withText('variables.tf', 'default     = "arm64"', 'default     = "x86_64"');
     expect(INVARIANTS.functionSettings(x86)).toEqual([
       'aws_lambda_function.this: architecture is not var.architecture (default arm64)',
+      'aws_lambda_function.upload: architecture is not var.architecture (default arm64)',
+    ]);
+    const fixedConcurrency = await withText(
+      'uploads.tf',
+      'reserved_concurrent_executions = var.upload_reserved_concurrency',
+      'reserved_concurrent_executions = 5',
+    );
+    expect(INVARIANTS.functionSettings(fixedConcurrency)).toEqual([
+      'aws_lambda_function.upload: reserved concurrency is not configurable',
     ]);
   });
 
@@ -557,6 +566,184 @@ describe('each invariant reports a broken copy', () => {
       'local.queue_arn: no such local',
       'data.aws_sqs_queue.thumbnail: no such data source',
     ]);
+  });
+});
+
+describe('issue #12: the CDN and browser uploads, each check reports a broken copy', () => {
+  it('CDN: plain HTTP, an access control that does not sign, an open cache key or TTLs over the origin', async () => {
+    const http = await withText(
+      'cdn.tf',
+      'viewer_protocol_policy     = "https-only"',
+      'viewer_protocol_policy     = "redirect-to-https"',
+    );
+    expect(INVARIANTS.cdnServesThumbnailsOnly(http)).toEqual([
+      'aws_cloudfront_distribution.thumbnails: viewer_protocol_policy is not https-only',
+    ]);
+    const unsigned = await withText(
+      'cdn.tf',
+      'signing_behavior                  = "always"',
+      'signing_behavior                  = "never"',
+    );
+    expect(INVARIANTS.cdnServesThumbnailsOnly(unsigned)).toEqual([
+      'aws_cloudfront_origin_access_control.thumbnails: not an s3 origin access control signing always with sigv4',
+    ]);
+    const noAccessControl = await withText(
+      'cdn.tf',
+      /\n\s*origin_access_control_id = aws_cloudfront_origin_access_control\.thumbnails\[0\]\.id/,
+      '',
+    );
+    expect(INVARIANTS.cdnServesThumbnailsOnly(noAccessControl)).toEqual([
+      "aws_cloudfront_distribution.thumbnails: an origin without the module's origin access control",
+    ]);
+    const writes = await withText(
+      'cdn.tf',
+      'allowed_methods            = ["GET", "HEAD"]',
+      'allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]',
+    );
+    expect(INVARIANTS.cdnServesThumbnailsOnly(writes)).toEqual([
+      'aws_cloudfront_distribution.thumbnails: allows methods that write',
+    ]);
+    const overridesNoCache = await withText('cdn.tf', 'min_ttl     = 0', 'min_ttl     = 3600');
+    expect(INVARIANTS.cdnServesThumbnailsOnly(overridesNoCache)).toEqual([
+      "aws_cloudfront_cache_policy.thumbnails: does not follow the origin's Cache-Control (min_ttl 0, max_ttl a year)",
+    ]);
+    const queryKey = await withText(
+      'cdn.tf',
+      'query_string_behavior = "none"',
+      'query_string_behavior = "all"',
+    );
+    expect(INVARIANTS.cdnServesThumbnailsOnly(queryKey)).toEqual([
+      'aws_cloudfront_cache_policy.thumbnails: query strings split the cache (signed URLs would miss it)',
+    ]);
+    const unsignedUrls = await withText('cdn.tf', /\n\s*trusted_key_groups\s*=[^\n]*/, '');
+    expect(INVARIANTS.cdnServesThumbnailsOnly(unsignedUrls)).toEqual([
+      'aws_cloudfront_distribution.thumbnails: trusted_key_groups is not the signed-URL key group',
+    ]);
+    const onByDefault = withParse((module) => {
+      (module.variable.cdn_enabled as Block).default = true;
+    });
+    expect(INVARIANTS.cdnServesThumbnailsOnly(onByDefault)).toEqual(['var.cdn_enabled: not off by default']);
+  });
+
+  it('CDN: the bucket policy reads the whole bucket, failures included, for any distribution', async () => {
+    const wholeBucket = await withText(
+      'cdn.tf',
+      '"${local.bucket_arns.thumbnails}/*/manifest.json",',
+      '"${local.bucket_arns.thumbnails}/*",',
+    );
+    expect(INVARIANTS.cdnServesThumbnailsOnly(wholeBucket)).toEqual([
+      'CDN read CloudFrontReadsRenditionsAndManifests: reads ${local.bucket_arns.thumbnails}/*, more than renditions and manifests',
+    ]);
+    const anyDistribution = withParse((module) => {
+      const read = first(data(module, 'aws_iam_policy_document', 'cdn_read'), 'statement');
+      delete read.condition;
+    });
+    expect(INVARIANTS.cdnServesThumbnailsOnly(anyDistribution)).toEqual([
+      'CDN read CloudFrontReadsRenditionsAndManifests: not scoped to the distribution by aws:SourceArn',
+    ]);
+    const failuresServed = withParse((module) => {
+      const document = data(module, 'aws_iam_policy_document', 'cdn_read');
+      document.statement = (document.statement as Block[]).filter((statement) => statement.effect !== 'Deny');
+    });
+    expect(INVARIANTS.cdnServesThumbnailsOnly(failuresServed)).toEqual([
+      'no statement denies CloudFront the failure records (failures/*)',
+    ]);
+    const everyBucket = await withText(
+      'main.tf',
+      'each.key == "thumbnails" && local.cdn_enabled',
+      'local.cdn_enabled',
+    );
+    expect(INVARIANTS.cdnServesThumbnailsOnly(everyBucket)).toEqual([
+      "data.aws_iam_policy_document.bucket: the CDN statements are not merged into the thumbnails bucket's policy alone",
+    ]);
+    const noDecrypt = await withText('kms.tf', 'actions   = ["kms:Decrypt"]', 'actions   = ["kms:Encrypt"]');
+    expect(INVARIANTS.cdnServesThumbnailsOnly(noDecrypt)).toEqual([
+      'data.aws_iam_policy_document.kms: the distribution may not decrypt the thumbnails',
+    ]);
+  });
+
+  it('uploads: a role writing all of the originals, a public invoke, CORS for any page, payload 1.0', async () => {
+    const wholeBucket = await withText(
+      'uploads.tf',
+      'resources = ["${local.bucket_arns.originals}/uploads/*"]',
+      'resources = ["${local.bucket_arns.originals}/*"]',
+    );
+    expect(INVARIANTS.uploadsSignedForTheirPrefixOnly(wholeBucket)).toEqual([
+      'data.aws_iam_policy_document.upload: S3 beyond s3:PutObject on ${local.bucket_arns.originals}/uploads/*',
+    ]);
+    expect(INVARIANTS.leastPrivilegeIam(wholeBucket)).toEqual([
+      'data.aws_iam_policy_document.upload SignUploadsOfOriginals: writes to the originals bucket',
+    ]);
+    const publicInvoke = await withText(
+      'uploads.tf',
+      'principal     = "apigateway.amazonaws.com"',
+      'principal     = "*"',
+    );
+    expect(INVARIANTS.uploadsSignedForTheirPrefixOnly(publicInvoke)).toEqual([
+      'aws_lambda_permission.uploads: invokes the upload function from elsewhere than the uploads API',
+    ]);
+    const anyPage = await withText(
+      'uploads.tf',
+      'allowed_origins = var.upload_allowed_origins',
+      'allowed_origins = ["*"]',
+    );
+    expect(INVARIANTS.uploadsSignedForTheirPrefixOnly(anyPage)).toEqual([
+      'the originals bucket does not accept POST from var.upload_allowed_origins alone',
+    ]);
+    const oldPayload = await withText(
+      'uploads.tf',
+      'payload_format_version = "2.0"',
+      'payload_format_version = "1.0"',
+    );
+    expect(INVARIANTS.uploadsSignedForTheirPrefixOnly(oldPayload)).toEqual([
+      'aws_apigatewayv2_integration.uploads: not a Lambda proxy with payload format 2.0',
+    ]);
+    const plainTokens = await withText(
+      'variables.tf',
+      'can(regex("^[0-9a-f]{64}$", digest))',
+      'length(digest) > 0',
+    );
+    expect(INVARIANTS.uploadsSignedForTheirPrefixOnly(plainTokens)).toEqual([
+      'local.upload_environment: UPLOAD_TOKEN_SHA256 is not var.upload_token_sha256, validated as SHA-256 digests',
+    ]);
+    const openUrl = withParse((module) => {
+      module.resource.aws_lambda_function_url = {
+        upload: {
+          function_name: '${aws_lambda_function.upload[0].function_name}',
+          authorization_type: 'NONE',
+        },
+      };
+    });
+    expect(INVARIANTS.uploadsSignedForTheirPrefixOnly(openUrl)).toEqual([
+      'aws_lambda_function_url.upload: a function URL without AWS_IAM',
+    ]);
+    const onByDefault = withParse((module) => {
+      (module.variable.uploads_enabled as Block).default = true;
+    });
+    expect(INVARIANTS.uploadsSignedForTheirPrefixOnly(onByDefault)).toEqual([
+      'var.uploads_enabled: not off by default',
+    ]);
+  });
+
+  it('the upload function gets the variables it cannot start without', async () => {
+    const text = (module: TfModule) => JSON.stringify(module.locals.upload_environment);
+    for (const name of [
+      ...REQUIRED_ENVIRONMENT.upload,
+      'UPLOAD_ALLOWED_ORIGINS',
+      'POWERTOOLS_SERVICE_NAME',
+    ]) {
+      expect(text(real)).toMatch(new RegExp(`[\\s{,]${name}\\s*=`));
+    }
+    const forgot = await withText(
+      'uploads.tf',
+      /\n\s*ORIGINALS_BUCKET\s*= local\.bucket_names\.originals/,
+      '',
+    );
+    expect(text(forgot)).not.toMatch(/[\s{,]ORIGINALS_BUCKET\s*=/);
+  });
+
+  it('the example serves through the CDN', () => {
+    expect((example.module.thumbnailer as Block).cdn_enabled).toBe(true);
   });
 });
 

@@ -57,9 +57,9 @@ describe.skipIf(!available)('terraform CLI with a local AWS provider', () => {
     }
   });
 
-  it('terraform test: defaults, KMS and filters, existing buckets, rejected settings', () => {
+  it('terraform test: defaults, KMS and filters, existing buckets, the CDN, uploads, rejected settings', () => {
     const result = terraform(moduleDir(), 'test');
-    expect(result.stdout).toContain('Success! 9 passed, 0 failed.');
+    expect(result.stdout).toContain('Success! 12 passed, 0 failed.');
     expect(result.status).toBe(0);
   });
 
@@ -78,6 +78,33 @@ describe.skipIf(!available)('terraform CLI with a local AWS provider', () => {
       expect(`${result.stdout}${result.stderr}`).toMatch(/run "geographic_inference_profile"\.\.\. fail/);
     } finally {
       writeFileSync(iam, original);
+    }
+  });
+
+  it('terraform test fails when the CDN serves plain HTTP, or a token is taken for its digest (issue #12)', () => {
+    const cdn = path.join(moduleDir(), 'cdn.tf');
+    const variables = path.join(moduleDir(), 'variables.tf');
+    const originals = [readFileSync(cdn, 'utf8'), readFileSync(variables, 'utf8')] as const;
+    const plain = originals[0].replace(
+      'viewer_protocol_policy     = "https-only"',
+      'viewer_protocol_policy     = "allow-all"',
+    );
+    const anyToken = originals[1].replace('can(regex("^[0-9a-f]{64}$", digest))', 'length(digest) > 0');
+    expect(plain).not.toBe(originals[0]);
+    expect(anyToken).not.toBe(originals[1]);
+    writeFileSync(cdn, plain);
+    writeFileSync(variables, anyToken);
+    try {
+      const result = terraform(moduleDir(), 'test');
+      expect(result.status).not.toBe(0);
+      const output = `${result.stdout}${result.stderr}`;
+      expect(output).toMatch(/run "cdn_and_uploads"\.\.\. fail/);
+      expect(output).toMatch(
+        /run "rejects_a_token_in_place_of_its_digest_and_a_signing_key_that_is_no_public_key"\.\.\. fail/,
+      );
+    } finally {
+      writeFileSync(cdn, originals[0]);
+      writeFileSync(variables, originals[1]);
     }
   });
 

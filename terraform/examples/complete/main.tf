@@ -38,4 +38,13 @@ module "thumbnailer" {
 
   log_level = var.log_level
   tracing   = var.tracing
+
+  # Thumbnails served through CloudFront (the bucket stays private), signed URLs with keys.
+  cdn_enabled                = true
+  cdn_signed_url_public_keys = var.cdn_signed_url_public_keys
+
+  # Browser uploads once a token digest is given.
+  uploads_enabled        = length(var.upload_token_sha256) > 0
+  upload_token_sha256    = var.upload_token_sha256
+  upload_allowed_origins = var.upload_allowed_origins
 }

@@ -29,7 +29,7 @@ output "dead_letter_queue_urls" {
 }
 
 output "function_names" {
-  description = "The three functions."
+  description = "The thumbnail, alt-text and failover functions."
   value       = module.thumbnailer.function_names
 }
 
@@ -41,4 +41,19 @@ output "try_it" {
 output "tear_down" {
   description = "Empty the buckets, then destroy: terraform output -raw tear_down"
   value       = module.thumbnailer.tear_down
+}
+
+output "cdn_domain_name" {
+  description = "The thumbnails CDN: https://<this>/<a key the manifest names>."
+  value       = module.thumbnailer.cdn_domain_name
+}
+
+output "cdn_public_key_ids" {
+  description = "Key-Pair-Id of each signed-URL key."
+  value       = module.thumbnailer.cdn_public_key_ids
+}
+
+output "upload_endpoint" {
+  description = "The uploads API, for the page: npm run build:page -- --upload-endpoint <this>."
+  value       = module.thumbnailer.upload_endpoint
 }

@@ -114,3 +114,21 @@ variable "tracing" {
   type        = bool
   default     = false
 }
+
+variable "cdn_signed_url_public_keys" {
+  description = "Public keys (name => PEM) whose signed URLs the thumbnails CDN accepts; empty: the CDN serves unsigned URLs."
+  type        = map(string)
+  default     = {}
+}
+
+variable "upload_token_sha256" {
+  description = "SHA-256 digests of the bearer tokens of browser uploads (printf %s \"$TOKEN\" | sha256sum). Empty: no upload API."
+  type        = list(string)
+  default     = []
+}
+
+variable "upload_allowed_origins" {
+  description = "Origins of the pages that may upload, e.g. [\"https://photos.example.com\"] or [\"http://localhost:8000\"] to try the page locally."
+  type        = list(string)
+  default     = []
+}

@@ -33,6 +33,25 @@ data "aws_iam_policy_document" "kms" {
       values   = [local.account_id]
     }
   }
+
+  # The CDN reads encrypted renditions: decrypt, for the thumbnails distribution only.
+  dynamic "statement" {
+    for_each = local.cdn_enabled ? [aws_cloudfront_distribution.thumbnails[0].arn] : []
+    content {
+      sid       = "CloudFrontDecryptsTheThumbnails"
+      actions   = ["kms:Decrypt"]
+      resources = ["*"]
+      principals {
+        type        = "Service"
+        identifiers = ["cloudfront.amazonaws.com"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceArn"
+        values   = [statement.value]
+      }
+    }
+  }
 }
 
 resource "aws_kms_key" "this" {

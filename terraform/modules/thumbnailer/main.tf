@@ -142,6 +142,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 data "aws_iam_policy_document" "bucket" {
   for_each = aws_s3_bucket.this
 
+  # The thumbnails bucket: read by the CDN's distribution, renditions and manifests only (cdn.tf).
+  source_policy_documents = each.key == "thumbnails" && local.cdn_enabled ? [data.aws_iam_policy_document.cdn_read[0].json] : []
+
   statement {
     sid     = "DenyInsecureTransport"
     effect  = "Deny"

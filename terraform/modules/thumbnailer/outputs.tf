@@ -8,7 +8,7 @@ output "originals_bucket" {
 }
 
 output "thumbnails_bucket" {
-  description = "Name of the thumbnails bucket: K/<preset>.<ext> and K/manifest.json for each original K, failure records under failures/."
+  description = "Name of the thumbnails bucket: K/<revision>/<preset>.<ext> and K/manifest.json for each original K, failure records under failures/."
   value       = local.bucket_ids.thumbnails
 }
 
@@ -98,6 +98,14 @@ output "try_it" {
     aws s3 ls s3://${local.bucket_ids.thumbnails}/ --recursive
     aws s3 ls s3://${local.bucket_ids.alt_text}/ --recursive
     aws s3 cp "s3://${local.bucket_ids.thumbnails}/my dune.jpg/manifest.json" -
+    %{if local.cdn_enabled~}
+    # Served by the CDN at the keys the manifest names (renditions cached for a year):
+    curl -sI "https://${aws_cloudfront_distribution.thumbnails[0].domain_name}/my%20dune.jpg/manifest.json"
+    %{endif~}
+    %{if var.uploads_enabled~}
+    # Browser uploads: the page for this endpoint (host it at one of ${join(", ", var.upload_allowed_origins)}):
+    npm run build:page -- --upload-endpoint ${aws_apigatewayv2_stage.uploads[0].invoke_url}
+    %{endif~}
     # Follow the functions' logs:
     aws logs tail ${aws_cloudwatch_log_group.this["thumbnail"].name} --follow
     aws logs tail ${aws_cloudwatch_log_group.this["alt_text"].name} --follow
@@ -118,4 +126,43 @@ output "tear_down" {
     %{endfor~}
     terraform destroy
   EOT
+}
+
+################################################################################
+# Serving and browser uploads
+################################################################################
+
+output "cdn_domain_name" {
+  description = "Domain of the thumbnails distribution (cdn_enabled): a rendition or manifest is at https://<this>/<its key, each segment percent-encoded>, as the manifest names it. null without the CDN."
+  value       = one(aws_cloudfront_distribution.thumbnails[*].domain_name)
+}
+
+output "cdn_distribution_id" {
+  description = "Id of the thumbnails distribution (for invalidations; renditions never need one, their keys change with every write). null without the CDN."
+  value       = one(aws_cloudfront_distribution.thumbnails[*].id)
+}
+
+output "cdn_distribution_arn" {
+  description = "ARN of the thumbnails distribution: the aws:SourceArn its bucket policy and key policy name. null without the CDN."
+  value       = one(aws_cloudfront_distribution.thumbnails[*].arn)
+}
+
+output "cdn_public_key_ids" {
+  description = "For each key of cdn_signed_url_public_keys, its CloudFront id: the Key-Pair-Id of URLs signed with its private key."
+  value       = { for name, key in aws_cloudfront_public_key.signed_urls : name => key.id }
+}
+
+output "cdn_bucket_policy_json" {
+  description = "The statements that let the distribution read renditions and manifests (and never failures/): already in the policy of a thumbnails bucket the module created; add them to one passed in. null without the CDN."
+  value       = one(data.aws_iam_policy_document.cdn_read[*].json)
+}
+
+output "upload_endpoint" {
+  description = "Base URL of the uploads API (uploads_enabled): POST <this>uploads with Authorization: Bearer <token>. The page's config.json names it: npm run build:page -- --upload-endpoint <this>. null without uploads."
+  value       = one(aws_apigatewayv2_stage.uploads[*].invoke_url)
+}
+
+output "upload_function_name" {
+  description = "Name of the upload function (uploads_enabled), null without uploads."
+  value       = one(aws_lambda_function.upload[*].function_name)
 }

@@ -553,3 +553,111 @@ variable "alert_digest_seconds" {
     error_message = "alert_digest_seconds must be between 60 and 86400."
   }
 }
+
+################################################################################
+# Serving: the CDN
+################################################################################
+
+variable "cdn_enabled" {
+  description = "Put a CloudFront distribution in front of the thumbnails bucket (origin access control, SigV4): renditions and manifests served over HTTPS only, cached as their Cache-Control says (renditions a year, immutable; manifests revalidated). The bucket stays private: its policy lets this distribution alone read renditions and manifests, never the failure records under failures/."
+  type        = bool
+  default     = false
+}
+
+variable "cdn_price_class" {
+  description = "CloudFront price class of the distribution: PriceClass_100 (North America and Europe, the cheapest), PriceClass_200 or PriceClass_All (every edge location)."
+  type        = string
+  default     = "PriceClass_100"
+
+  validation {
+    condition     = contains(["PriceClass_100", "PriceClass_200", "PriceClass_All"], var.cdn_price_class)
+    error_message = "cdn_price_class must be PriceClass_100, PriceClass_200 or PriceClass_All."
+  }
+}
+
+variable "cdn_signed_url_public_keys" {
+  description = "Signed URLs: name => public key (PEM, RSA 2048, \"-----BEGIN PUBLIC KEY-----...\") of the keys whose signatures the distribution accepts; empty (default): every URL is served unsigned. With keys, the distribution refuses (403) any URL not signed with one of their private keys; sign with the cdn_public_key_ids output as Key-Pair-Id (e.g. @aws-sdk/cloudfront-signer). At most 5 (a key group's limit)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = length(var.cdn_signed_url_public_keys) <= 5 && alltrue([for name, pem in var.cdn_signed_url_public_keys : can(regex("^[A-Za-z0-9_-]{1,64}$", name)) && startswith(trimspace(pem), "-----BEGIN PUBLIC KEY-----") && endswith(trimspace(pem), "-----END PUBLIC KEY-----")])
+    error_message = "cdn_signed_url_public_keys: at most 5 keys, each named with letters, digits, - and _ and given as a PEM public key (-----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY-----)."
+  }
+}
+
+################################################################################
+# Browser uploads
+################################################################################
+
+variable "uploads_enabled" {
+  description = "An HTTP API and function for browser uploads: POST /uploads with a bearer token answers a presigned POST (key uploads/YYYY/MM/DD/<id>/<name>, the originals' byte limit and an image type in the signature), so a page uploads straight to the originals bucket. Needs upload_token_sha256 and upload_allowed_origins."
+  type        = bool
+  default     = false
+}
+
+variable "upload_token_sha256" {
+  description = "SHA-256 digests (64 hex digits) of the bearer tokens the upload function accepts, e.g. from printf %s \"$TOKEN\" | sha256sum: the tokens themselves never reach Terraform's state. Two during a rotation."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for digest in var.upload_token_sha256 : can(regex("^[0-9a-f]{64}$", digest))])
+    error_message = "upload_token_sha256 must hold SHA-256 digests in lower-case hex, 64 digits each (printf %s \"$TOKEN\" | sha256sum), not the tokens."
+  }
+}
+
+variable "upload_allowed_origins" {
+  description = "Origins of the pages that may upload (CORS of the function and of the originals bucket), e.g. [\"https://photos.example.com\"]: scheme, host and port, no path. Another page's request is refused."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for origin in var.upload_allowed_origins : can(regex("^https?://[^/*\\s]+$", origin))])
+    error_message = "upload_allowed_origins must be origins such as https://photos.example.com (no path, no trailing slash, no wildcard)."
+  }
+}
+
+variable "upload_expires_seconds" {
+  description = "How long a presigned POST may be used (UPLOAD_EXPIRES_SECONDS): time to start the upload, not to finish it."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.upload_expires_seconds >= 10 && var.upload_expires_seconds <= 3600
+    error_message = "upload_expires_seconds must be between 10 and 3600."
+  }
+}
+
+variable "upload_throttling_rate_limit" {
+  description = "Requests per second the uploads API accepts, steady state (its stage's throttling); more are answered 429."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.upload_throttling_rate_limit >= 1 && var.upload_throttling_rate_limit <= 10000
+    error_message = "upload_throttling_rate_limit must be between 1 and 10000."
+  }
+}
+
+variable "upload_throttling_burst_limit" {
+  description = "Requests the uploads API accepts in a burst (its stage's throttling)."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.upload_throttling_burst_limit >= 1 && var.upload_throttling_burst_limit <= 5000
+    error_message = "upload_throttling_burst_limit must be between 1 and 5000."
+  }
+}
+
+variable "upload_reserved_concurrency" {
+  description = "Reserved concurrency of the upload function: -1 (default) reserves none, 0 stops it, N caps and guarantees N concurrent executions."
+  type        = number
+  default     = -1
+
+  validation {
+    condition     = var.upload_reserved_concurrency >= -1
+    error_message = "upload_reserved_concurrency must be -1 (none) or more."
+  }
+}

@@ -33,6 +33,18 @@ mock_provider "aws" {
   mock_resource "aws_cloudwatch_log_group" {
     defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/thumbnailer" }
   }
+  mock_resource "aws_cloudfront_distribution" {
+    defaults = { arn = "arn:aws:cloudfront::123456789012:distribution/E2EXAMPLE", domain_name = "d111111abcdef8.cloudfront.net" }
+  }
+  mock_resource "aws_s3_bucket" {
+    defaults = { bucket_regional_domain_name = "thumbnailer-thumbnails.s3.us-east-1.amazonaws.com" }
+  }
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = { execution_arn = "arn:aws:execute-api:us-east-1:123456789012:abc123" }
+  }
+  mock_resource "aws_apigatewayv2_stage" {
+    defaults = { invoke_url = "https://abc123.execute-api.us-east-1.amazonaws.com/" }
+  }
 }
 
 variables {
@@ -109,6 +121,14 @@ run "defaults" {
   assert {
     condition     = strcontains(output.try_it, "npx thumbnailer redrive --dlq-url https://sqs.") && strcontains(aws_cloudwatch_metric_alarm.dlq_depth["thumbnail"].alarm_description, "thumbnailer redrive --dlq-url")
     error_message = "try_it and the alarms point at thumbnailer redrive"
+  }
+  assert {
+    condition     = length(aws_cloudfront_distribution.thumbnails) == 0 && output.cdn_domain_name == null && length(aws_lambda_function.upload) == 0 && length(aws_apigatewayv2_api.uploads) == 0 && output.upload_endpoint == null
+    error_message = "no CDN and no upload API unless asked for"
+  }
+  assert {
+    condition     = length(data.aws_iam_policy_document.bucket["thumbnails"].source_policy_documents) == 0
+    error_message = "without the CDN, nobody but the account reads the thumbnails bucket"
   }
 }
 
@@ -256,4 +276,122 @@ run "rejects_packages_of_the_other_architecture" {
   }
 
   expect_failures = [aws_lambda_function.this]
+}
+
+run "cdn_and_uploads" {
+  command = apply
+
+  variables {
+    cdn_enabled            = true
+    create_kms_key         = true
+    uploads_enabled        = true
+    upload_token_sha256    = ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
+    upload_allowed_origins = ["https://photos.example.com"]
+    cdn_signed_url_public_keys = {
+      editor = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAexample\n-----END PUBLIC KEY-----"
+    }
+  }
+
+  assert {
+    condition     = aws_cloudfront_origin_access_control.thumbnails[0].origin_access_control_origin_type == "s3" && aws_cloudfront_origin_access_control.thumbnails[0].signing_behavior == "always" && aws_cloudfront_origin_access_control.thumbnails[0].signing_protocol == "sigv4"
+    error_message = "the origin access control signs every request to S3 with SigV4"
+  }
+  assert {
+    condition     = one(aws_cloudfront_distribution.thumbnails[0].origin).domain_name == "thumbnailer-thumbnails.s3.us-east-1.amazonaws.com" && one(aws_cloudfront_distribution.thumbnails[0].origin).origin_access_control_id == aws_cloudfront_origin_access_control.thumbnails[0].id
+    error_message = "the distribution reads the thumbnails bucket through the origin access control"
+  }
+  assert {
+    condition     = aws_cloudfront_distribution.thumbnails[0].default_cache_behavior[0].viewer_protocol_policy == "https-only" && aws_cloudfront_distribution.thumbnails[0].default_cache_behavior[0].allowed_methods == toset(["GET", "HEAD"]) && aws_cloudfront_distribution.thumbnails[0].default_cache_behavior[0].cache_policy_id == aws_cloudfront_cache_policy.thumbnails[0].id
+    error_message = "HTTPS only, GET and HEAD, the module's cache policy"
+  }
+  assert {
+    condition     = aws_cloudfront_cache_policy.thumbnails[0].min_ttl == 0 && aws_cloudfront_cache_policy.thumbnails[0].max_ttl == 31536000 && aws_cloudfront_cache_policy.thumbnails[0].parameters_in_cache_key_and_forwarded_to_origin[0].query_strings_config[0].query_string_behavior == "none"
+    error_message = "the cache follows the origin's Cache-Control (no-cache held, a year at most), no query string in the key"
+  }
+  assert {
+    condition     = aws_cloudfront_distribution.thumbnails[0].default_cache_behavior[0].trusted_key_groups == tolist([aws_cloudfront_key_group.signed_urls[0].id]) && aws_cloudfront_key_group.signed_urls[0].items == toset([aws_cloudfront_public_key.signed_urls["editor"].id]) && output.cdn_public_key_ids["editor"] == aws_cloudfront_public_key.signed_urls["editor"].id
+    error_message = "signed URLs: the key group of the given public keys is trusted, their ids are output"
+  }
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.cdn_read[0].statement : "${s.sid} ${coalesce(s.effect, "Allow")} ${join(",", s.actions)} ${join(",", sort(s.resources))}"] == ["CloudFrontReadsRenditionsAndManifests Allow s3:GetObject arn:aws:s3:::thumbnailer-thumbnails/*/????????????????/*,arn:aws:s3:::thumbnailer-thumbnails/*/manifest.json", "CloudFrontNeverReadsFailureRecords Deny s3:GetObject arn:aws:s3:::thumbnailer-thumbnails/failures/*"]
+    error_message = "the distribution reads renditions and manifests, never failures/"
+  }
+  assert {
+    condition     = [for c in data.aws_iam_policy_document.cdn_read[0].statement[0].condition : "${c.test} ${c.variable}=${join(",", c.values)}"] == ["StringEquals aws:SourceArn=arn:aws:cloudfront::123456789012:distribution/E2EXAMPLE"]
+    error_message = "only this distribution may read"
+  }
+  assert {
+    condition     = data.aws_iam_policy_document.bucket["thumbnails"].source_policy_documents == tolist([data.aws_iam_policy_document.cdn_read[0].json]) && length(data.aws_iam_policy_document.bucket["originals"].source_policy_documents) == 0 && length(data.aws_iam_policy_document.bucket["alt_text"].source_policy_documents) == 0
+    error_message = "the read statements are in the thumbnails bucket's policy, and in no other"
+  }
+  assert {
+    condition     = aws_s3_bucket_public_access_block.this["thumbnails"].block_public_policy && aws_s3_bucket_public_access_block.this["thumbnails"].restrict_public_buckets
+    error_message = "the thumbnails bucket stays private"
+  }
+  assert {
+    condition     = [for c in one([for s in data.aws_iam_policy_document.kms[0].statement : s if s.sid == "CloudFrontDecryptsTheThumbnails"]).condition : "${c.variable}=${join(",", c.values)}"] == ["aws:SourceArn=arn:aws:cloudfront::123456789012:distribution/E2EXAMPLE"]
+    error_message = "the distribution may decrypt with the created key, it alone"
+  }
+  assert {
+    condition     = output.cdn_domain_name == "d111111abcdef8.cloudfront.net" && strcontains(output.try_it, "https://d111111abcdef8.cloudfront.net/")
+    error_message = "the distribution's domain is output and in try_it"
+  }
+
+  assert {
+    condition     = aws_lambda_function.upload[0].environment[0].variables["UPLOAD_TOKEN_SHA256"] == "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" && aws_lambda_function.upload[0].environment[0].variables["UPLOAD_ALLOWED_ORIGINS"] == "https://photos.example.com" && aws_lambda_function.upload[0].environment[0].variables["ORIGINALS_BUCKET"] == "thumbnailer-originals"
+    error_message = "the function gets the token digests, the origins and the bucket"
+  }
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.upload[0].statement : "${s.sid} ${join(",", s.actions)} ${join(",", s.resources)}" if startswith(join(",", s.actions), "s3:")] == ["SignUploadsOfOriginals s3:PutObject arn:aws:s3:::thumbnailer-originals/uploads/*"]
+    error_message = "the function's role may put objects under uploads/ of the originals bucket, and nothing else in S3"
+  }
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.upload[0].statement : s if s.sid == "EncryptUploadsWithTheKey"]) == 1
+    error_message = "uploads are encrypted with the created key"
+  }
+  assert {
+    condition     = one(aws_s3_bucket_cors_configuration.originals[0].cors_rule).allowed_methods == toset(["POST"]) && one(aws_s3_bucket_cors_configuration.originals[0].cors_rule).allowed_origins == toset(["https://photos.example.com"])
+    error_message = "the originals bucket accepts POSTs from the page's origin"
+  }
+  assert {
+    condition     = keys(aws_apigatewayv2_route.uploads) == ["OPTIONS /uploads", "POST /uploads"] && aws_apigatewayv2_integration.uploads[0].payload_format_version == "2.0" && aws_apigatewayv2_integration.uploads[0].integration_type == "AWS_PROXY"
+    error_message = "POST and OPTIONS /uploads reach the function, payload format 2.0"
+  }
+  assert {
+    condition     = aws_lambda_permission.uploads[0].principal == "apigateway.amazonaws.com" && aws_lambda_permission.uploads[0].source_arn == "arn:aws:execute-api:us-east-1:123456789012:abc123/*/*/uploads"
+    error_message = "only this API's /uploads routes invoke the function"
+  }
+  assert {
+    condition     = aws_apigatewayv2_stage.uploads[0].default_route_settings[0].throttling_rate_limit == 10 && aws_apigatewayv2_stage.uploads[0].default_route_settings[0].throttling_burst_limit == 50
+    error_message = "the stage throttles"
+  }
+  assert {
+    condition     = output.upload_endpoint == "https://abc123.execute-api.us-east-1.amazonaws.com/" && strcontains(output.try_it, "npm run build:page -- --upload-endpoint https://abc123.execute-api.us-east-1.amazonaws.com/") && length(aws_cloudwatch_metric_alarm.upload_errors) == 1
+    error_message = "the endpoint is output and in try_it; the function's errors are alarmed"
+  }
+}
+
+run "rejects_uploads_without_a_token_digest" {
+  command = plan
+
+  variables {
+    uploads_enabled        = true
+    upload_allowed_origins = ["https://photos.example.com"]
+  }
+
+  expect_failures = [aws_lambda_function.upload]
+}
+
+run "rejects_a_token_in_place_of_its_digest_and_a_signing_key_that_is_no_public_key" {
+  command = plan
+
+  variables {
+    uploads_enabled            = true
+    upload_token_sha256        = ["my-secret-token"]
+    upload_allowed_origins     = ["https://photos.example.com"]
+    cdn_enabled                = true
+    cdn_signed_url_public_keys = { editor = "ssh-rsa AAAAB3Nza" }
+  }
+
+  expect_failures = [var.upload_token_sha256, var.cdn_signed_url_public_keys]
 }
