@@ -122,7 +122,11 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
     [resources.queues.thumbnail.deadLetterQueue, failover],
     [resources.queues.altText.deadLetterQueue, failover],
   ];
-  // The SQS event source mapping: batches, short polls, no visibility extension.
+  // The SQS event source mapping: batches and short polls. On AWS no message is delivered again
+  // while its invocation runs (the visibility timeout is 6x the function's timeout, which ends the
+  // invocation first); here there is no function timeout and tests use 1 s visibility, so the
+  // messages in hand are kept invisible instead: a slow attempt under load must not run beside
+  // its own redelivery (it would, for one, write its retry note after the failover cleared it).
   const consumers: SqsConsumer[] = await Promise.all(
     mapped.map(([queue, handle]) =>
       startSqsConsumer({
@@ -131,6 +135,7 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
         handle,
         batchSize: resources.batchSize,
         waitTimeSeconds: 1,
+        extendVisibility: true,
         log: (level, message, fields) => logger[level](message, { queue, ...fields }),
       }),
     ),
