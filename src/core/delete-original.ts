@@ -77,7 +77,8 @@ export async function deleteThumbnails(
 }
 
 export interface DeleteAltTextDeps {
-  originals: ObjectStore;
+  /** Where the key is looked up first (still there: not deleted); without it, it is taken as gone. */
+  originals?: ObjectStore;
   altText: ObjectStore;
   /** Retry notes (`retrying/<queue>/K.json`), on AWS. */
   failures?: ObjectStore;
@@ -92,7 +93,7 @@ export interface DeleteAltTextDeps {
  * tombstone in place of `K.json`, then its retry note.
  */
 export async function deleteAltText(event: ObjectRemoved, deps: DeleteAltTextDeps): Promise<DeleteOutcome> {
-  if (await stillThere(event, deps.originals)) return { status: 'still-there' };
+  if (deps.originals && (await stillThere(event, deps.originals))) return { status: 'still-there' };
   const key = altTextKey(event.key);
   const record = await getJson<{ contentSha256?: unknown; sequencer?: string } | Tombstone>(
     deps.altText,
