@@ -607,6 +607,8 @@ let galleryLoaded = false;
 const cards = new Map();
 /** key -> status seen last time, for announcements */
 const seenStatus = new Map();
+/** Keys deleted from this page: a list asked for before the delete must not bring them back. */
+const deletedKeys = new Set();
 /** Counts the edits saved from this page; key -> the count when that image's text was saved. */
 let editsSaved = 0;
 const savedAtEdit = new Map();
@@ -635,6 +637,7 @@ function addQueuedImage(item, file) {
  * stay in front for a few seconds; older pages loaded with "Load older images" stay after it.
  */
 function mergeFirstPage(page) {
+  page.images = page.images.filter((r) => !deletedKeys.has(r.key));
   const keys = new Set(page.images.map((r) => r.key));
   const now = Date.now();
   const justUploaded = images.filter((r) => !keys.has(r.key) && r.addedAt && now - r.addedAt < 5000);
@@ -688,6 +691,7 @@ async function loadOlder() {
     const page = await api(`/api/images?limit=${PAGE_SIZE}&cursor=${encodeURIComponent(nextCursor)}`);
     const known = new Set(images.map((r) => r.key));
     for (const record of page.images) {
+      if (deletedKeys.has(record.key)) continue;
       seenStatus.set(record.key, record.status);
       if (!known.has(record.key)) images.push(record);
     }
@@ -771,7 +775,29 @@ function createCard(record) {
   const actions = h('div', { class: 'card__actions', hidden: true }, retry);
   const edit = h('button', { type: 'button', class: 'button button--quiet button--small' }, 'Edit alt text');
   const altEditor = h('div', { class: 'card__alt-editor' }, edit);
-  const figure = h('figure', { class: 'card' }, frame, caption, actions, altEditor);
+  const remove = h(
+    'button',
+    { type: 'button', class: 'button button--quiet button--small button--danger' },
+    'Delete',
+  );
+  const confirmText = h('span', {
+    class: 'card__confirm-text',
+    id: `confirm-${Math.random().toString(36).slice(2)}`,
+  });
+  const confirmYes = h(
+    'button',
+    { type: 'button', class: 'button button--small button--danger-solid' },
+    'Delete',
+  );
+  const confirmNo = h('button', { type: 'button', class: 'button button--quiet button--small' }, 'Keep');
+  const confirm = h(
+    'div',
+    { class: 'card__confirm', role: 'group', 'aria-labelledby': confirmText.id, hidden: true },
+    confirmText,
+    h('span', { class: 'card__confirm-buttons' }, confirmYes, confirmNo),
+  );
+  const manage = h('div', { class: 'card__manage' }, remove, confirm);
+  const figure = h('figure', { class: 'card' }, frame, caption, actions, altEditor, manage);
   const item = h('li', { class: 'gallery__item', dataset: { key: record.key } }, figure);
   const card = {
     item,
@@ -793,10 +819,21 @@ function createCard(record) {
     retry,
     edit,
     altEditor,
+    remove,
+    confirm,
+    confirmText,
+    confirmYes,
+    confirmNo,
     editing: false,
     placeholderFor: null,
   };
   edit.addEventListener('click', () => openAltEditor(card));
+  remove.addEventListener('click', () => askToDelete(card));
+  confirmNo.addEventListener('click', () => closeConfirm(card, true));
+  confirmYes.addEventListener('click', () => deleteImage(card));
+  confirm.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') closeConfirm(card, true);
+  });
   retry.addEventListener('click', () => {
     const failure = card.record?.failure;
     if (failure) retryFailure({ id: failure.id, key: card.record.key, name: card.record.name }, retry);
@@ -866,6 +903,7 @@ function updateCard(card, record) {
   card.altSource.hidden = !source;
   card.altSource.textContent = source;
   card.edit.setAttribute('aria-label', `Edit alt text of ${record.name}`);
+  card.remove.setAttribute('aria-label', `Delete ${record.name}`);
   const meta = [];
   if (record.source)
     meta.push(`${record.source.width} × ${record.source.height}`, record.source.format.toUpperCase());
@@ -880,6 +918,50 @@ function updateCard(card, record) {
 
   card.actions.hidden = !(failed && record.failure);
   if (failed && record.failure) card.retry.setAttribute('aria-label', `Retry ${record.name}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deleting: asked to confirm in the card itself, "Keep" focused first (the safe choice).
+
+function askToDelete(card) {
+  const { name } = card.record;
+  card.confirmText.textContent = `Delete ${name} with its thumbnails and alt text? This cannot be undone.`;
+  card.confirmYes.setAttribute('aria-label', `Delete ${name} for good`);
+  card.remove.hidden = true;
+  card.confirm.hidden = false;
+  card.confirmNo.focus();
+}
+
+function closeConfirm(card, refocus) {
+  card.confirm.hidden = true;
+  card.remove.hidden = false;
+  card.confirmYes.disabled = false;
+  card.confirmNo.disabled = false;
+  if (refocus) card.remove.focus();
+}
+
+async function deleteImage(card) {
+  const { key, name } = card.record;
+  card.confirmYes.disabled = true;
+  card.confirmNo.disabled = true;
+  try {
+    await api(`/api/images/${key.split('/').map(encodeURIComponent).join('/')}`, { method: 'DELETE' });
+  } catch (error) {
+    announce(`Could not delete ${name}: ${error.message}.`);
+    closeConfirm(card, true);
+    return;
+  }
+  // Focus moves to the next card (or the one before, or the upload button), never to nothing.
+  const index = images.findIndex((r) => r.key === key);
+  const neighbour = images[index + 1] ?? images[index - 1];
+  deletedKeys.add(key);
+  seenStatus.delete(key);
+  images = images.filter((r) => r.key !== key);
+  renderGallery();
+  const next = neighbour && cards.get(neighbour.key);
+  (next ? next.remove : $('dropzone')).focus();
+  announce(`${name} deleted.`);
+  if (failures.some((f) => f.key === key)) refreshFailures().catch(() => {});
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -37,6 +37,11 @@ export interface PutOptions {
   ifMatch?: string;
   /** `*`: write only where there is no object yet, else PreconditionFailedError. */
   ifNoneMatch?: '*';
+  /**
+   * Object tags, where the store keeps them (S3: lifecycle rules can expire objects by tag).
+   * A store without tags ignores them.
+   */
+  tags?: Readonly<Record<string, string>>;
 }
 
 /** The first bytes of an object and its whole size: enough to tell what it is before reading it. */

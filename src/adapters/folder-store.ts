@@ -1,6 +1,17 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidKeyError, PreconditionFailedError } from '../core/errors.js';
 import { quoteEtag, sameEtag } from '../core/etag.js';
@@ -118,11 +129,29 @@ export class FolderStore implements ObjectStore {
     return etag === undefined ? undefined : { etag, size: found.size };
   }
 
+  /**
+   * Removes the file, then each folder above it that this leaves empty, up to the root: as in S3,
+   * where a prefix exists only through its keys, nothing named after a deleted key stays behind.
+   * A put into a folder emptied at that very moment fails with ENOENT (TRANSIENT: its queue tries
+   * it again).
+   */
   async delete(key: string): Promise<void> {
+    const file = await this.pathFor(key, { create: false });
     try {
-      await rm(await this.pathFor(key, { create: false }), { force: true });
+      await rm(file, { force: true });
     } catch (error) {
       if (!isFolder(error)) throw error;
+      return;
+    }
+    for (let folder = path.dirname(file); folder !== this.root; folder = path.dirname(folder)) {
+      // Not empty (or gone, or in use): the folders above it are not empty either.
+      if (
+        !(await rmdir(folder).then(
+          () => true,
+          () => false,
+        ))
+      )
+        break;
     }
   }
 

@@ -55,6 +55,8 @@ export class S3Store implements ObjectStore {
           CacheControl: options.cacheControl,
           IfMatch: options.ifMatch === undefined ? undefined : quoteEtag(options.ifMatch),
           IfNoneMatch: options.ifNoneMatch,
+          // x-amz-tagging is URL query syntax; S3 needs s3:PutObjectTagging for it.
+          Tagging: options.tags ? new URLSearchParams(Object.entries(options.tags)).toString() : undefined,
         }),
       );
     } catch (error) {

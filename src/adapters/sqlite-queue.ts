@@ -86,6 +86,10 @@ CREATE TABLE IF NOT EXISTS jobs (
   UNIQUE (queue, image_seq)
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (queue, state, available_at);
+CREATE TABLE IF NOT EXISTS deletions (
+  key TEXT PRIMARY KEY,
+  requested_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS inbox (
   path TEXT NOT NULL,
   size INTEGER NOT NULL,
@@ -282,8 +286,9 @@ export class SqliteQueue {
     ).map(normalise);
   }
 
-  markFailureRecorded(jobId: number): void {
-    this.db.prepare('UPDATE jobs SET failure_recorded = 1 WHERE id = ?').run(jobId);
+  /** False when the job is gone (its image deleted meanwhile): its record is then not wanted. */
+  markFailureRecorded(jobId: number): boolean {
+    return this.db.prepare('UPDATE jobs SET failure_recorded = 1 WHERE id = ?').run(jobId).changes === 1;
   }
 
   deadLetters(): (JobRow & { name: string })[] {
@@ -338,6 +343,69 @@ export class SqliteQueue {
       count: number;
     }[];
     return { images, jobs };
+  }
+
+  /**
+   * Notes that `key` is being deleted, before any of its files are: a service that dies midway
+   * finds the note at its next start and finishes the delete. It also answers a second DELETE
+   * (already deleted, not unknown) until it expires.
+   */
+  beginDeletion(key: string): void {
+    this.db
+      .prepare('INSERT INTO deletions (key, requested_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING')
+      .run(key, this.now());
+  }
+
+  /**
+   * The catalogue forgets an image, once its files are gone: its record and its jobs, in one
+   * transaction (a job still running finds its lease gone). A watched-folder entry stays, so the
+   * file is not taken in again, but no longer names the key.
+   */
+  forget(key: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM jobs WHERE key = ?').run(key);
+      this.db.prepare('DELETE FROM images WHERE key = ?').run(key);
+      this.db.prepare("UPDATE inbox SET key = '' WHERE key = ?").run(key);
+    })();
+  }
+
+  /** Whether a delete of `key` was asked for (and has not expired). */
+  deletionOf(key: string): { key: string; requestedAt: number } | undefined {
+    return this.db.prepare('SELECT key, requested_at AS requestedAt FROM deletions WHERE key = ?').get(key) as
+      | { key: string; requestedAt: number }
+      | undefined;
+  }
+
+  /** Deletes asked for whose image is still recorded: cut short, to be finished. */
+  unfinishedDeletions(): string[] {
+    return (
+      this.db
+        .prepare('SELECT key FROM deletions WHERE key IN (SELECT key FROM images) ORDER BY requested_at')
+        .all() as { key: string }[]
+    ).map((row) => row.key);
+  }
+
+  /** Every key whose delete was asked for, finished or not. */
+  deletions(): string[] {
+    return (
+      this.db.prepare('SELECT key FROM deletions ORDER BY requested_at').all() as { key: string }[]
+    ).map((row) => row.key);
+  }
+
+  /** Finished deletes asked for before `before` (epoch ms): their tombstones may go. */
+  expiredDeletions(before: number, limit = 1000): string[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT key FROM deletions WHERE requested_at < ? AND key NOT IN (SELECT key FROM images)
+           ORDER BY requested_at LIMIT ?`,
+        )
+        .all(before, limit) as { key: string }[]
+    ).map((row) => row.key);
+  }
+
+  dropDeletion(key: string): void {
+    this.db.prepare('DELETE FROM deletions WHERE key = ?').run(key);
   }
 
   /** Watched-folder bookkeeping: each (path, size, mtime) is ingested once. */

@@ -22,7 +22,8 @@ import { type AwsResources, awsResources } from './resources.js';
  * resources of resources.json, and the three Lambda handlers driven as the SQS event source
  * mapping drives them (batches, visibility timeout, partial batch failures). fauxqs has no S3
  * notifications, so the emulator plays S3's part: each new or changed original is published to
- * the events topic as the exact S3 event JSON S3 would send (URL-encoded key, eTag, sequencer).
+ * the events topic as the exact S3 event JSON S3 would send (URL-encoded key, eTag, sequencer),
+ * and each original gone as S3's `ObjectRemoved:Delete` (key and sequencer).
  */
 export interface EmulatorOptions {
   port?: number;
@@ -91,6 +92,7 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
     originals: new S3Store(s3, resources.buckets.originals),
     thumbnails,
     failures: new PrefixedStore(thumbnails, 'failures/'),
+    deadLetters: new PrefixedStore(thumbnails, 'failures/dead-letters/'),
     render: options.render,
     outputBuckets,
     logger,
@@ -142,31 +144,46 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
   );
   const notifier = options.notifications === false ? Promise.resolve() : pollOriginals();
 
-  /** Plays S3's notification: a new or changed original becomes an ObjectCreated event. */
+  /**
+   * Plays S3's notification: a new or changed original becomes an ObjectCreated event, one no
+   * longer listed an ObjectRemoved event, each with the next sequencer.
+   */
   async function pollOriginals(): Promise<void> {
     const seen = new Map<string, string>();
     let sequencer = BigInt(Date.now()) * 1000n;
+    const publish = (event: unknown) =>
+      sns.send(
+        new PublishCommand({
+          TopicArn: eventsTopic,
+          Message: JSON.stringify(event),
+          Subject: 'Amazon S3 Notification',
+        }),
+      );
     while (!stopping) {
       try {
+        const listed = new Set<string>();
         let token: string | undefined;
         do {
           const page = await s3.send(
             new ListObjectsV2Command({ Bucket: resources.buckets.originals, ContinuationToken: token }),
           );
           for (const object of page.Contents ?? []) {
-            if (!object.Key || seen.get(object.Key) === object.ETag) continue;
+            if (!object.Key) continue;
+            listed.add(object.Key);
+            if (seen.get(object.Key) === object.ETag) continue;
             seen.set(object.Key, object.ETag ?? '');
             sequencer += 1n;
-            await sns.send(
-              new PublishCommand({
-                TopicArn: eventsTopic,
-                Message: JSON.stringify(s3Event(resources.buckets.originals, object, region, sequencer)),
-                Subject: 'Amazon S3 Notification',
-              }),
-            );
+            await publish(s3Event(resources.buckets.originals, object, region, sequencer));
           }
           token = page.NextContinuationToken;
         } while (token);
+        for (const key of [...seen.keys()].filter((known) => !listed.has(known))) {
+          seen.delete(key);
+          sequencer += 1n;
+          await publish(
+            s3Event(resources.buckets.originals, { Key: key }, region, sequencer, 'ObjectRemoved:Delete'),
+          );
+        }
       } catch (error) {
         logger.error('original polling failed', { error: String(error) });
       }
@@ -191,13 +208,21 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
   };
 }
 
-/** The S3 event notification JSON, as S3 publishes it (event structure 2.1). */
+/**
+ * The S3 event notification JSON, as S3 publishes it (event structure 2.1): an ObjectCreated:Put
+ * with the object's size and eTag, or an ObjectRemoved event, which carries neither.
+ */
 export function s3Event(
   bucket: string,
   object: { Key?: string; Size?: number; ETag?: string },
   region: string,
   sequencer: bigint,
+  eventName:
+    | 'ObjectCreated:Put'
+    | 'ObjectRemoved:Delete'
+    | 'ObjectRemoved:DeleteMarkerCreated' = 'ObjectCreated:Put',
 ): unknown {
+  const removed = eventName.startsWith('ObjectRemoved:');
   return {
     Records: [
       {
@@ -205,7 +230,7 @@ export function s3Event(
         eventSource: 'aws:s3',
         awsRegion: region,
         eventTime: new Date().toISOString(),
-        eventName: 'ObjectCreated:Put',
+        eventName,
         s3: {
           s3SchemaVersion: '1.0',
           bucket: { name: bucket, arn: `arn:aws:s3:::${bucket}` },
@@ -215,8 +240,7 @@ export function s3Event(
               .split('/')
               .map((part) => encodeURIComponent(part).replace(/%20/g, '+'))
               .join('/'),
-            size: object.Size ?? 0,
-            eTag: (object.ETag ?? '').replace(/"/g, ''),
+            ...(!removed && { size: object.Size ?? 0, eTag: (object.ETag ?? '').replace(/"/g, '') }),
             sequencer: sequencer.toString(16).toUpperCase().padStart(18, '0'),
           },
         },

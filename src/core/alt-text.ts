@@ -11,7 +11,8 @@ import { SNIFF_BYTES } from './formats.js';
 import { assertSafeKey } from './keys.js';
 import type { Limits } from './limits.js';
 import { namedVersion, readNamedVersion } from './originals.js';
-import { getJson, putJson } from './store-json.js';
+import { getJson, putJson, type Swap, swapJson } from './store-json.js';
+import { isTombstone, type Tombstone, writtenAfter } from './tombstone.js';
 
 /**
  * The alt-text use case, run by the alt-text Lambda and the local alt-text worker alike. For an
@@ -27,6 +28,9 @@ import { getJson, putJson } from './store-json.js';
  *
  * A model failure throws a named error (src/core/errors.ts) and leaves the thumbnails alone:
  * they are another queue and another worker.
+ *
+ * Every write of `K.json` is a compare-and-swap over what was read, so a delete's tombstone
+ * (src/core/tombstone.ts) is never overwritten by a run of a write older than the delete.
  */
 export interface AltTextDeps {
   altText: ObjectStore;
@@ -91,11 +95,12 @@ export type AltTextRecord =
       regenerate?: boolean;
     });
 
-export type AltTextOutcome = 'not-configured' | 'generated' | 'reused' | 'kept-edited' | 'stale';
+export type AltTextOutcome = 'not-configured' | 'generated' | 'reused' | 'kept-edited' | 'stale' | 'deleted';
 
 export interface AltTextResult {
+  /** `deleted`: the key was deleted after this write (its tombstone is K.json): nothing written. */
   outcome: AltTextOutcome;
-  /** What K.json says now; none when a stale event found none. */
+  /** What K.json says now; none when a stale event found none, or the key was deleted. */
   record?: AltTextRecord;
 }
 
@@ -108,8 +113,29 @@ export function contentKey(sha256: string): string {
   return assertSafeKey(`by-content/${sha256}.json`);
 }
 
-export function readAltTextRecord(store: ObjectStore, key: string): Promise<AltTextRecord | undefined> {
-  return getJson<AltTextRecord>(store, altTextKey(key)); // a damaged record is replaced by the next run
+/** K.json, or undefined when there is none or the key was deleted (a tombstone is no record). */
+export async function readAltTextRecord(store: ObjectStore, key: string): Promise<AltTextRecord | undefined> {
+  // A damaged record is replaced by the next run.
+  const value = await getJson<AltTextRecord | Tombstone>(store, altTextKey(key));
+  return isTombstone(value) ? undefined : value;
+}
+
+/**
+ * Writes K.json by compare-and-swap: `decide` sees what is there now (a record, or none), and
+ * a tombstone only a write newer than the delete may replace. `deleted` when one is in the way.
+ */
+function swapRecord<R>(
+  store: ObjectStore,
+  key: string,
+  sequencer: string | undefined,
+  decide: (current: AltTextRecord | undefined) => Swap<R> | Promise<Swap<R>>,
+): Promise<R | 'deleted'> {
+  return swapJson<AltTextRecord | Tombstone, R | 'deleted'>(store, altTextKey(key), (current) => {
+    if (isTombstone(current)) {
+      return writtenAfter(current, sequencer) ? decide(undefined) : { result: 'deleted' as const };
+    }
+    return decide(current);
+  });
 }
 
 export async function describeObjectCreated(
@@ -117,19 +143,23 @@ export async function describeObjectCreated(
   deps: AltTextDeps,
   options: { force?: boolean } & Pick<SlotOptions, 'hasTimeFor'> = {},
 ): Promise<AltTextResult> {
-  const existing = await readAltTextRecord(deps.altText, event.key);
+  const found = await getJson<AltTextRecord | Tombstone>(deps.altText, altTextKey(event.key));
+  // Deleted after this write: nothing of it is written, and the original is not read.
+  if (isTombstone(found) && !writtenAfter(found, event.sequencer)) return { outcome: 'deleted' };
+  const existing = isTombstone(found) ? undefined : found;
   const force = options.force === true || existing?.regenerate === true;
   const source = {
     ...(event.etag && { sourceEtag: event.etag }),
     ...(event.sequencer && { sequencer: event.sequencer }),
   };
+  const write = (record: AltTextRecord, outcome: AltTextOutcome) =>
+    swapRecord(deps.altText, event.key, event.sequencer, () => ({ write: record, result: outcome }));
   // A person's text stays, unless new text was asked for and there is a model to write it
   // (with none, a regeneration would only erase it).
   if (existing?.status === 'done' && existing.edited && (!force || !deps.model)) {
     if (existing.regenerate) {
       const { regenerate: _, ...kept } = existing;
-      await putJson(deps.altText, altTextKey(event.key), kept);
-      return { outcome: 'kept-edited', record: kept };
+      return settled(await write(kept, 'kept-edited'), kept);
     }
     return { outcome: 'kept-edited', record: existing };
   }
@@ -139,8 +169,7 @@ export async function describeObjectCreated(
   }
   if (!deps.model) {
     const record: AltTextRecord = { key: event.key, status: 'not-configured', ...source };
-    await putJson(deps.altText, altTextKey(event.key), record);
-    return { outcome: 'not-configured', record };
+    return settled(await write(record, 'not-configured'), record);
   }
   if (!deps.originals || !deps.image)
     throw new Error('describeObjectCreated: a model needs originals and image options');
@@ -180,11 +209,6 @@ export async function describeObjectCreated(
     };
     await putJson(deps.altText, contentKey(contentSha256), { contentSha256, ...text });
   }
-  // A person may have edited the text while the model was at work: theirs wins.
-  const latest = await readAltTextRecord(deps.altText, event.key);
-  if (latest?.status === 'done' && latest.edited && latest.editedAt !== editedAtOf(existing)) {
-    return { outcome: 'kept-edited', record: latest };
-  }
   const record: AltTextRecord = {
     key: event.key,
     status: 'done',
@@ -194,8 +218,22 @@ export async function describeObjectCreated(
     reused,
     edited: false,
   };
-  await putJson(deps.altText, altTextKey(event.key), record);
-  return { outcome: reused ? 'reused' : 'generated', record };
+  const outcome = await swapRecord<AltTextResult>(deps.altText, event.key, event.sequencer, (latest) => {
+    // A person may have edited the text while the model was at work: theirs wins.
+    if (latest?.status === 'done' && latest.edited && latest.editedAt !== editedAtOf(existing)) {
+      return { result: { outcome: 'kept-edited', record: latest } };
+    }
+    return { write: record, result: { outcome: reused ? 'reused' : 'generated', record } };
+  });
+  if (outcome !== 'deleted') return outcome;
+  // Deleted while the model was at work: the answer paid for now is of a deleted image too.
+  if (!reused) await deps.altText.delete(contentKey(contentSha256));
+  return { outcome: 'deleted' };
+}
+
+/** The result of a write of `record`, unless a delete's tombstone was in its way. */
+function settled(outcome: AltTextOutcome | 'deleted', record: AltTextRecord): AltTextResult {
+  return outcome === 'deleted' ? { outcome } : { outcome, record };
 }
 
 /**
@@ -250,53 +288,58 @@ export async function recordAltTextFailure(
   error: ThumbnailerError,
   now: Date = new Date(),
 ): Promise<boolean> {
-  const existing = await readAltTextRecord(store, event.key);
-  if (existing?.status === 'done' && existing.edited) return false;
-  const record: AltTextRecord = {
-    key: event.key,
-    status: 'failed',
-    error: { code: error.code, message: error.message, retryable: false },
-    failedAt: now.toISOString(),
-    ...(event.etag && { sourceEtag: event.etag }),
-    ...(event.sequencer && { sequencer: event.sequencer }),
-  };
-  await putJson(store, altTextKey(event.key), record);
-  return true;
+  const written = await swapRecord(store, event.key, event.sequencer, (existing) => {
+    if (existing?.status === 'done' && existing.edited) return { result: false };
+    const record: AltTextRecord = {
+      key: event.key,
+      status: 'failed',
+      error: { code: error.code, message: error.message, retryable: false },
+      failedAt: now.toISOString(),
+      ...(event.etag && { sourceEtag: event.etag }),
+      ...(event.sequencer && { sequencer: event.sequencer }),
+    };
+    return { write: record, result: true };
+  });
+  return written === true;
 }
 
 /**
  * A person's text for `K`: kept over any later run until regeneration is asked for. Returns the
- * record written.
+ * record written, or undefined when the key was deleted (its tombstone stays).
  */
 export async function editAltText(
   store: ObjectStore,
   key: string,
   edit: { alt: string; description?: string },
   now: Date = new Date(),
-): Promise<AltTextRecord> {
-  const existing = await readAltTextRecord(store, key);
-  const previous = existing?.status === 'done' ? existing : undefined;
-  const { regenerate: _, ...kept } = previous ?? { key, status: 'done' as const, edited: true };
-  const sourceEtag = existing?.sourceEtag;
-  const record: AltTextRecord = {
-    ...kept,
-    key,
-    status: 'done',
-    alt: edit.alt,
-    description: edit.description ?? previous?.description ?? '',
-    ...(sourceEtag && { sourceEtag }),
-    edited: true,
-    editedAt: now.toISOString(),
-  };
-  await putJson(store, altTextKey(key), record);
-  return record;
+): Promise<AltTextRecord | undefined> {
+  const written = await swapRecord(store, key, undefined, (existing) => {
+    const previous = existing?.status === 'done' ? existing : undefined;
+    const { regenerate: _, ...kept } = previous ?? { key, status: 'done' as const, edited: true };
+    const sourceEtag = existing?.sourceEtag;
+    const record: AltTextRecord = {
+      ...kept,
+      key,
+      status: 'done',
+      alt: edit.alt,
+      description: edit.description ?? previous?.description ?? '',
+      ...(sourceEtag && { sourceEtag }),
+      edited: true,
+      editedAt: now.toISOString(),
+    };
+    return { write: record, result: record };
+  });
+  return written === 'deleted' ? undefined : written;
 }
 
-/** Marks `K`'s record so that the next run asks the model again, edited or not, cached or not. */
-export async function requestRegeneration(store: ObjectStore, key: string): Promise<void> {
-  const existing = await readAltTextRecord(store, key);
-  await putJson(store, altTextKey(key), {
-    ...(existing ?? { key, status: 'not-configured' }),
-    regenerate: true,
-  });
+/**
+ * Marks `K`'s record so that the next run asks the model again, edited or not, cached or not.
+ * False when the key was deleted.
+ */
+export async function requestRegeneration(store: ObjectStore, key: string): Promise<boolean> {
+  const written = await swapRecord(store, key, undefined, (existing) => ({
+    write: { ...(existing ?? { key, status: 'not-configured' }), regenerate: true },
+    result: true,
+  }));
+  return written === true;
 }

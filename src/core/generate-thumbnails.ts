@@ -8,6 +8,7 @@ import { buildManifest, type Manifest, type SourceIdentity } from './manifest.js
 import type { OutputFormat } from './presets.js';
 import { type RenderedImage, type RenderOptions, renderImage } from './render.js';
 import { putJson, readJson } from './store-json.js';
+import { isTombstone, type Tombstone, writtenAfter } from './tombstone.js';
 
 export const CONTENT_TYPES: Record<OutputFormat, string> = {
   webp: 'image/webp',
@@ -26,7 +27,8 @@ const MAX_MANIFEST_ATTEMPTS = 5;
 
 export type WriteOutcome =
   | { status: 'done'; manifest: Manifest }
-  | { status: 'stale'; processedSequencer: string };
+  | { status: 'stale'; reason: 'newer-processed'; processedSequencer: string }
+  | { status: 'stale'; reason: 'deleted'; deletedSequencer?: string };
 
 /**
  * The use case every entry point calls (CLI, local worker, Lambda): render one original and
@@ -41,7 +43,9 @@ export async function generateThumbnails(
   const outcome = await writeThumbnails(source, await renderImage(bytes, options), thumbnails);
   if (outcome.status === 'stale') {
     throw new PreconditionFailedError(
-      `${source.key} already has the thumbnails of a newer write (sequencer ${outcome.processedSequencer})`,
+      outcome.reason === 'deleted'
+        ? `${source.key} was deleted after this write`
+        : `${source.key} already has the thumbnails of a newer write (sequencer ${outcome.processedSequencer})`,
     );
   }
   return outcome.manifest;
@@ -96,17 +100,29 @@ export function revisionOf(source: SourceIdentity, rendered: RenderedImage): str
  * Compare-and-swap on `K/manifest.json`: read it (and its ETag), decide by sequencer, write with
  * If-Match on that ETag (If-None-Match: * when there is none). A 412 means another worker wrote
  * it in between: read and decide again. The renditions of the manifest replaced are deleted
- * afterwards (best effort: a failed delete only leaves files no manifest names).
+ * afterwards (best effort: a failed delete only leaves files no manifest names). A delete's
+ * tombstone in its place is replaced only by a write proven newer than the delete; otherwise
+ * this write's own renditions go, and nothing of it stays.
  */
 async function publishManifest(thumbnails: ObjectStore, manifest: Manifest): Promise<WriteOutcome> {
   const key = manifestKey(manifest.source.key);
+  const ours = manifest.source.sequencer;
   for (let attempt = 0; attempt < MAX_MANIFEST_ATTEMPTS; attempt++) {
-    const current = await readJson<Manifest>(thumbnails, key);
-    const processed = current?.value?.source?.sequencer;
-    const ours = manifest.source.sequencer;
+    const current = await readJson<Manifest | Tombstone>(thumbnails, key);
+    const stone = isTombstone(current?.value) ? current.value : undefined;
+    const replaced = stone ? undefined : (current?.value as Manifest | undefined);
+    if (stone && !writtenAfter(stone, ours)) {
+      await removeRenditions(thumbnails, manifest.source.key, manifest, undefined);
+      return {
+        status: 'stale',
+        reason: 'deleted',
+        ...(stone.sequencer && { deletedSequencer: stone.sequencer }),
+      };
+    }
+    const processed = replaced?.source?.sequencer;
     if (processed && ours && compareSequencers(ours, processed) < 0) {
-      await removeRenditions(thumbnails, manifest.source.key, manifest, current?.value);
-      return { status: 'stale', processedSequencer: processed };
+      await removeRenditions(thumbnails, manifest.source.key, manifest, replaced);
+      return { status: 'stale', reason: 'newer-processed', processedSequencer: processed };
     }
     try {
       await putJson(thumbnails, key, manifest, {
@@ -117,7 +133,7 @@ async function publishManifest(thumbnails: ObjectStore, manifest: Manifest): Pro
       if (error instanceof PreconditionFailedError) continue;
       throw error;
     }
-    if (current?.value) await removeRenditions(thumbnails, manifest.source.key, current.value, manifest);
+    if (replaced) await removeRenditions(thumbnails, manifest.source.key, replaced, manifest);
     return { status: 'done', manifest };
   }
   throw new TransientError(
@@ -126,13 +142,16 @@ async function publishManifest(thumbnails: ObjectStore, manifest: Manifest): Pro
   );
 }
 
-/** Deletes the renditions `superseded` names, but none that `kept` names or that lie outside K/. */
-async function removeRenditions(
+/**
+ * Deletes the renditions `superseded` names, but none that `kept` names or that lie outside K/.
+ * Returns how many it deleted.
+ */
+export async function removeRenditions(
   thumbnails: ObjectStore,
   sourceKey: string,
   superseded: Manifest,
   kept: Manifest | undefined,
-): Promise<void> {
+): Promise<number> {
   const folder = `${sourceKey}/`;
   const keep = new Set((kept?.renditions ?? []).map((rendition) => rendition.key));
   const names = Array.isArray(superseded.renditions) ? superseded.renditions : [];
@@ -142,5 +161,13 @@ async function removeRenditions(
       (key): key is string =>
         typeof key === 'string' && key.startsWith(folder) && key !== manifestKey(sourceKey) && !keep.has(key),
     );
-  await Promise.all(doomed.map((key) => thumbnails.delete(key).catch(() => {})));
+  const deleted = await Promise.all(
+    doomed.map((key) =>
+      thumbnails.delete(key).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  return deleted.filter(Boolean).length;
 }

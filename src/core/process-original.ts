@@ -9,6 +9,7 @@ import type { Manifest } from './manifest.js';
 import { readNamedVersion } from './originals.js';
 import { type RenderOptions, renderImage } from './render.js';
 import { getJson, putJson } from './store-json.js';
+import { isTombstone, type Tombstone, writtenAfter } from './tombstone.js';
 
 /**
  * The thumbnail use case behind an ObjectCreated event, whoever delivers it (a Lambda SQS
@@ -28,13 +29,15 @@ export interface ProcessDeps {
 }
 
 /**
- * Stale: the thumbnails of a newer write of the key are already there (`processedSequencer`), or
+ * Stale: the thumbnails of a newer write of the key are already there (`processedSequencer`),
  * the object the event names was replaced before it could be read (`replaced`: the replacing
- * write has its own event).
+ * write has its own event), or the key was deleted after this write (`deleted`: its tombstone is
+ * in the manifest's place).
  */
 export type StaleOutcome =
   | { status: 'stale'; reason: 'newer-processed'; processedSequencer: string }
-  | { status: 'stale'; reason: 'replaced' };
+  | { status: 'stale'; reason: 'replaced' }
+  | { status: 'stale'; reason: 'deleted'; deletedSequencer?: string };
 
 export type ProcessOutcome =
   | { status: 'done'; manifest: Manifest }
@@ -54,11 +57,17 @@ export async function processObjectCreated(
   } catch (thrown) {
     const error = classifyError(thrown);
     if (error.retryable) throw error;
-    await putJson(
-      deps.failures,
-      `thumbnail/${event.key}.json`,
-      failureRecord(event, error, deps.now?.() ?? new Date()),
-    );
+    // A delete of the key came after this write (the original gone is then no failure of it):
+    // nothing of the image is recorded, and a record written as the delete ran is taken back.
+    const deleted = await deletedSince(event, deps.thumbnails);
+    if (deleted) return deleted;
+    const recordKey = `thumbnail/${event.key}.json`;
+    await putJson(deps.failures, recordKey, failureRecord(event, error, deps.now?.() ?? new Date()));
+    const deletedMeanwhile = await deletedSince(event, deps.thumbnails);
+    if (deletedMeanwhile) {
+      await deps.failures.delete(recordKey);
+      return deletedMeanwhile;
+    }
     return { status: 'failed', error };
   }
 }
@@ -94,25 +103,44 @@ export async function renderOriginal(
     rendered,
     deps.thumbnails,
   );
-  return written.status === 'stale' ? { ...written, reason: 'newer-processed' } : written;
+  return written;
 }
 
-/** The stale outcome, when the thumbnails already come from a newer write of the key. */
+/**
+ * The stale outcome, when the thumbnails already come from a newer write of the key, or the key
+ * was deleted after this write.
+ */
 async function newerProcessed(
   event: ObjectCreated,
   thumbnails: ObjectStore,
 ): Promise<StaleOutcome | undefined> {
-  if (!event.sequencer) return undefined;
-  const processed = await processedSequencer(event.key, thumbnails);
-  return processed && compareSequencers(event.sequencer, processed) < 0
+  // An unreadable manifest is simply overwritten.
+  const current = await getJson<Manifest | Tombstone>(thumbnails, manifestKey(event.key));
+  if (isTombstone(current)) return deletedOutcome(current, event);
+  const processed = current?.source?.sequencer;
+  return processed && event.sequencer && compareSequencers(event.sequencer, processed) < 0
     ? { status: 'stale', reason: 'newer-processed', processedSequencer: processed }
     : undefined;
 }
 
-/** The sequencer of the write whose thumbnails are in the store now, if known. */
-async function processedSequencer(key: string, thumbnails: ObjectStore): Promise<string | undefined> {
-  // An unreadable manifest is simply overwritten.
-  return (await getJson<Manifest>(thumbnails, manifestKey(key)))?.source?.sequencer;
+/** The stale outcome when a delete of the key came after this write (its tombstone is in place). */
+async function deletedSince(
+  event: ObjectCreated,
+  thumbnails: ObjectStore,
+): Promise<StaleOutcome | undefined> {
+  const current = await getJson<Manifest | Tombstone>(thumbnails, manifestKey(event.key)).catch(
+    () => undefined,
+  );
+  return isTombstone(current) ? deletedOutcome(current, event) : undefined;
+}
+
+function deletedOutcome(stone: Tombstone, event: ObjectCreated): StaleOutcome | undefined {
+  if (writtenAfter(stone, event.sequencer)) return undefined;
+  return {
+    status: 'stale',
+    reason: 'deleted',
+    ...(stone.sequencer && { deletedSequencer: stone.sequencer }),
+  };
 }
 
 function failureRecord(event: ObjectCreated, error: ThumbnailerError, now: Date): Record<string, unknown> {

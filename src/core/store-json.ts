@@ -1,4 +1,5 @@
 import type { ObjectStore, PutOptions } from '../ports.js';
+import { PreconditionFailedError, TransientError } from './errors.js';
 
 /** Writes a JSON document (manifest, failure or alt-text record) the one way every store gets it. */
 export function putJson(
@@ -33,4 +34,42 @@ export async function readJson<T>(
   } catch {
     return { value: undefined, etag: stored.etag };
   }
+}
+
+/** What a compare-and-swap decided: write `value` (and return `result`), or leave the document as it is. */
+export type Swap<R> =
+  | { write: unknown; options?: Omit<PutOptions, 'contentType' | 'ifMatch' | 'ifNoneMatch'>; result: R }
+  | { result: R };
+
+/** Conditional writes lost in a row before giving up (for the queue to retry). */
+const MAX_SWAP_ATTEMPTS = 5;
+
+/**
+ * Compare-and-swap on a JSON document: read it and its ETag, let `decide` say what to write, and
+ * write it only over what was read (If-Match on that ETag, If-None-Match: * when there was none).
+ * A 412 means another writer came in between: read and decide again.
+ */
+export async function swapJson<T, R>(
+  store: ObjectStore,
+  key: string,
+  decide: (current: T | undefined) => Swap<R> | Promise<Swap<R>>,
+): Promise<R> {
+  for (let attempt = 0; attempt < MAX_SWAP_ATTEMPTS; attempt++) {
+    const current = await readJson<T>(store, key);
+    const decision = await decide(current?.value);
+    if (!('write' in decision)) return decision.result;
+    try {
+      await putJson(store, key, decision.write, {
+        ...decision.options,
+        ...(current ? { ifMatch: current.etag } : { ifNoneMatch: '*' as const }),
+      });
+      return decision.result;
+    } catch (error) {
+      if (error instanceof PreconditionFailedError) continue;
+      throw error;
+    }
+  }
+  throw new TransientError(`${key} changed under each of ${MAX_SWAP_ATTEMPTS} conditional writes in a row`, {
+    code: 'RECORD_CONTENDED',
+  });
 }

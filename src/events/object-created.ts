@@ -1,10 +1,11 @@
 /**
  * Event parsing in one place: whatever carries it (an S3 event record, an S3 event wrapped in
  * an SNS notification, an SNS envelope inside an SQS message with or without raw delivery),
- * an original's arrival becomes one ObjectCreated. Keys are URL-decoded here, once, at the
- * edge (`a+b%C3%A9.jpg` is `a bé.jpg`). `s3:TestEvent` and events other than ObjectCreated:*
- * are ignored, not failures, and so is anything in the thumbnails bucket (no recursion, even if
- * a notification is pointed at it by mistake).
+ * an original's arrival becomes one ObjectCreated and its removal one ObjectRemoved. Keys are
+ * URL-decoded here, once, at the edge (`a+b%C3%A9.jpg` is `a bé.jpg`). `s3:TestEvent` and
+ * events other than ObjectCreated:* and ObjectRemoved:* are ignored, not failures, and so is
+ * anything in the thumbnails bucket (no recursion, even if a notification is pointed at it by
+ * mistake).
  */
 export interface ObjectCreated {
   bucket: string;
@@ -17,8 +18,25 @@ export interface ObjectCreated {
   eventTime?: string;
 }
 
+/**
+ * An original deleted: `ObjectRemoved:Delete` (an unversioned bucket's delete, or one version
+ * deleted for good) or `ObjectRemoved:DeleteMarkerCreated` (a versioned bucket's plain delete).
+ * S3 sends no size or ETag with them; the sequencer orders them with the key's writes.
+ */
+export interface ObjectRemoved {
+  bucket: string;
+  key: string;
+  /** The version deleted for good, or the delete marker's own version. */
+  versionId?: string;
+  /** True for `ObjectRemoved:DeleteMarkerCreated`. */
+  deleteMarker?: boolean;
+  sequencer?: string;
+  eventTime?: string;
+}
+
 export type ParsedEvent =
   | { kind: 'object-created'; event: ObjectCreated }
+  | { kind: 'object-removed'; event: ObjectRemoved }
   | { kind: 'ignored'; reason: string }
   | { kind: 'malformed'; reason: string };
 
@@ -57,7 +75,8 @@ export function parseS3Record(record: unknown, options: ParseOptions = {}): Pars
   const name = record.eventName;
   if (typeof name !== 'string' || !isObject(record.s3))
     return { kind: 'malformed', reason: 'not an S3 event record' };
-  if (!name.startsWith('ObjectCreated:')) return { kind: 'ignored', reason: `event ${name}` };
+  const removed = name.startsWith('ObjectRemoved:');
+  if (!name.startsWith('ObjectCreated:') && !removed) return { kind: 'ignored', reason: `event ${name}` };
   const { bucket, object } = record.s3;
   if (
     !isObject(bucket) ||
@@ -75,6 +94,14 @@ export function parseS3Record(record: unknown, options: ParseOptions = {}): Pars
     key = decodeS3Key(object.key);
   } catch {
     return { kind: 'malformed', reason: `key is not valid URL encoding: ${object.key}` };
+  }
+  if (removed) {
+    const event: ObjectRemoved = { bucket: bucket.name, key };
+    if (typeof object.versionId === 'string') event.versionId = object.versionId;
+    if (name === 'ObjectRemoved:DeleteMarkerCreated') event.deleteMarker = true;
+    if (typeof object.sequencer === 'string') event.sequencer = object.sequencer;
+    if (typeof record.eventTime === 'string') event.eventTime = record.eventTime;
+    return { kind: 'object-removed', event };
   }
   const event: ObjectCreated = { bucket: bucket.name, key };
   if (typeof object.size === 'number') event.size = object.size;

@@ -6,10 +6,11 @@ import type { Context, SQSRecord } from 'aws-lambda';
 import type { AlertDigest } from '../core/alert-digest.js';
 import { type AltTextDeps, describeObjectCreated, recordAltTextFailure } from '../core/alt-text.js';
 import { CpuSlots } from '../core/cpu-slots.js';
+import { type DeleteOutcome, deleteAltText } from '../core/delete-original.js';
 import { classifyError, MAX_RETRY_AFTER_MS, retryAfterMsOf, type ThumbnailerError } from '../core/errors.js';
 import type { ObjectStore, RedeliveryDelay } from '../ports.js';
 import { alertOnModelRefusal } from './model-alerts.js';
-import { forEachObjectCreated, retryNotes, withMetrics } from './sqs-events.js';
+import { forEachObjectEvent, retryNotes, sourceQueueOf, withMetrics } from './sqs-events.js';
 import { type SqsBatchHandler, timeLeftIn } from './thumbnail.js';
 
 /** The alt-text handler: a separate queue and function, so a slow model never holds up thumbnails. */
@@ -35,33 +36,69 @@ export function createAltTextHandler(deps: AltTextHandlerDeps): SqsBatchHandler 
   const recordHandler = (record: SQSRecord, context: Context | undefined): Promise<void> => {
     const retries = retryNotes(deps, record);
     const hasTimeFor = timeLeftIn(context);
-    return forEachObjectCreated(record, deps, async (event) => {
-      try {
-        const { outcome, record: written } = await describeObjectCreated(event, describing, {
-          ...(hasTimeFor && { hasTimeFor }),
-        });
-        await retries.succeeded(event.key);
-        count('AltTextRecorded');
-        if (written?.status === 'done' && outcome === 'generated') {
-          count('ModelInputTokens', written.inputTokens ?? 0);
-          count('ModelOutputTokens', written.outputTokens ?? 0);
+    return forEachObjectEvent(record, deps, {
+      created: async (event) => {
+        try {
+          const { outcome, record: written } = await describeObjectCreated(event, describing, {
+            ...(hasTimeFor && { hasTimeFor }),
+          });
+          await retries.succeeded(event.key);
+          if (outcome === 'deleted') {
+            count('StaleEventsSkipped');
+            deps.logger.info('stale event skipped', { reason: 'deleted' });
+            return;
+          }
+          count('AltTextRecorded');
+          if (written?.status === 'done' && outcome === 'generated') {
+            count('ModelInputTokens', written.inputTokens ?? 0);
+            count('ModelOutputTokens', written.outputTokens ?? 0);
+          }
+          deps.logger.info('alt text recorded', { outcome });
+        } catch (thrown) {
+          // Retryable (throttling, outage): SQS redelivers after the visibility timeout, then the
+          // DLQ. Permanent (refusal, credentials, quota): recorded in K.json, not redelivered.
+          const error = classifyError(thrown);
+          if (error.retryable) {
+            count('RetryableFailures');
+            await retries.failed(event.key, error);
+            await holdBack(record, error);
+            throw error;
+          }
+          count('PermanentFailures');
+          await recordAltTextFailure(deps.altText, event, error);
+          deps.logger.error('alt text failed', { code: error.code, error: error.message });
+          await alertOnModelRefusal(deps, record, event.key, error);
         }
-        deps.logger.info('alt text recorded', { outcome });
-      } catch (thrown) {
-        // Retryable (throttling, outage): SQS redelivers after the visibility timeout, then the
-        // DLQ. Permanent (refusal, credentials, quota): recorded in K.json, not redelivered.
-        const error = classifyError(thrown);
-        if (error.retryable) {
+      },
+      removed: async (event) => {
+        let outcome: DeleteOutcome;
+        try {
+          outcome = await deleteAltText(event, { ...deps, queue: sourceQueueOf(record) });
+        } catch (thrown) {
+          const error = classifyError(thrown);
+          if (!error.retryable) {
+            count('PermanentFailures');
+            deps.logger.error('alt-text delete failed permanently', {
+              code: error.code,
+              error: error.message,
+            });
+            return;
+          }
           count('RetryableFailures');
           await retries.failed(event.key, error);
-          await holdBack(record, error);
           throw error;
         }
-        count('PermanentFailures');
-        await recordAltTextFailure(deps.altText, event, error);
-        deps.logger.error('alt text failed', { code: error.code, error: error.message });
-        await alertOnModelRefusal(deps, record, event.key, error);
-      }
+        await retries.succeeded(event.key);
+        if (outcome.status === 'deleted') {
+          count('AltTextDeleted');
+          deps.logger.info('alt text deleted', { removed: outcome.removed });
+        } else {
+          count('StaleEventsSkipped');
+          deps.logger.info('delete skipped', {
+            reason: outcome.status === 'stale' ? 'newer-write' : 'the key still has an object',
+          });
+        }
+      },
     });
   };
   /** A Retry-After sets when SQS shows the message again; without one, its visibility timeout does. */

@@ -127,6 +127,7 @@ export function thumbnailDepsFromEnv(
     originals: new S3Store(s3, requiredEnv('ORIGINALS_BUCKET', env)),
     thumbnails: new S3Store(s3, requiredEnv('THUMBNAILS_BUCKET', env)),
     failures: failureStore(s3, env, FAILURES),
+    deadLetters: failureStore(s3, env, DEAD_LETTERS),
     render: parseConfig({}, env),
     concurrency: recordConcurrency(env),
     outputBuckets: outputBuckets(env),

@@ -100,7 +100,7 @@ export function createFailoverHandler(deps: FailoverDeps): SqsBatchHandler {
 async function recordFailure(record: SQSRecord, deps: FailoverDeps): Promise<Recorded> {
   const dlq = record.eventSourceARN.split(':').pop() ?? 'unknown-queue';
   const keys = parseEventDocument(record.body).flatMap((parsed) =>
-    parsed.kind === 'object-created' ? [parsed.event.key] : [],
+    parsed.kind === 'object-created' || parsed.kind === 'object-removed' ? [parsed.event.key] : [],
   );
   const at = (timestamp: string | undefined) =>
     timestamp && Number.isFinite(Number(timestamp)) ? new Date(Number(timestamp)).toISOString() : undefined;

@@ -3,18 +3,24 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { ThumbnailerError } from '../core/errors.js';
 import { clearRetryNote, noteRetry } from '../core/retry-notes.js';
-import { type ObjectCreated, parseEventDocument } from '../events/object-created.js';
+import { type ObjectCreated, type ObjectRemoved, parseEventDocument } from '../events/object-created.js';
 import type { ObjectStore } from '../ports.js';
 
+/** What a handler does with each kind of event a record carries. */
+export interface ObjectEventHandlers {
+  created: (event: ObjectCreated) => Promise<void>;
+  removed: (event: ObjectRemoved) => Promise<void>;
+}
+
 /**
- * Runs `handle` for each ObjectCreated event an SQS record carries, logging the ignored and the
- * malformed ones (redelivery cannot mend a malformed message: it is not retried). The image key
- * is in every log line written meanwhile.
+ * Runs the handler of each ObjectCreated or ObjectRemoved event an SQS record carries, logging
+ * the ignored and the malformed ones (redelivery cannot mend a malformed message: it is not
+ * retried). The image key is in every log line written meanwhile.
  */
-export async function forEachObjectCreated(
+export async function forEachObjectEvent(
   record: SQSRecord,
   options: { outputBuckets: readonly string[]; logger: Logger },
-  handle: (event: ObjectCreated) => Promise<void>,
+  handlers: ObjectEventHandlers,
 ): Promise<void> {
   const { logger } = options;
   for (const parsed of parseEventDocument(record.body, { outputBuckets: options.outputBuckets })) {
@@ -25,12 +31,18 @@ export async function forEachObjectCreated(
     } else {
       logger.appendKeys({ key: parsed.event.key });
       try {
-        await handle(parsed.event);
+        if (parsed.kind === 'object-created') await handlers.created(parsed.event);
+        else await handlers.removed(parsed.event);
       } finally {
         logger.removeKeys(['key']);
       }
     }
   }
+}
+
+/** The queue an SQS record came from: the last part of its ARN. */
+export function sourceQueueOf(record: SQSRecord): string {
+  return record.eventSourceARN.split(':').pop() ?? 'unknown-queue';
 }
 
 /**
@@ -39,7 +51,7 @@ export async function forEachObjectCreated(
  * written only makes the dead-letter record less precise).
  */
 export function retryNotes(options: { failures?: ObjectStore; logger: Logger }, record: SQSRecord) {
-  const queue = record.eventSourceARN.split(':').pop() ?? 'unknown-queue';
+  const queue = sourceQueueOf(record);
   const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? 1);
   const quietly = (what: string, action: () => Promise<void>) =>
     action().catch((error: unknown) => options.logger.warn(`could not ${what}`, { error: String(error) }));

@@ -16,6 +16,7 @@ import {
   RENDITION_CACHE_CONTROL,
 } from '../core/generate-thumbnails.js';
 import { assertSafeKey } from '../core/keys.js';
+import { deleteImage } from './deletes.js';
 import { imageRecord } from './image-records.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -36,6 +37,8 @@ export interface HttpDeps {
   originals: FolderStore;
   thumbnails: FolderStore;
   altText: FolderStore;
+  /** Failure records: a deleted image's go with it. */
+  failures: FolderStore;
   uploads: UploadDeps;
   metrics: Metrics;
   log: Logger;
@@ -171,6 +174,7 @@ async function handle(request: IncomingMessage, response: ServerResponse, deps: 
   if (route.startsWith('/api/images/') && route.endsWith('/alt-text/regenerate') && method === 'POST') {
     return regenerateAltText(response, route, deps);
   }
+  if (route.startsWith('/api/images/') && method === 'DELETE') return deleteImageRoute(response, route, deps);
   if (route.startsWith('/api/images/') && method === 'GET') {
     const key = keyFromPath(route.slice('/api/images/'.length));
     const row = deps.queue.image(key);
@@ -357,6 +361,20 @@ async function listImages(response: ServerResponse, url: URL, deps: HttpDeps) {
   sendJson(response, 200, { images, nextCursor: rows.length > limit && last ? String(last.seq) : null });
 }
 
+/**
+ * `DELETE /api/images/<key>`: the original, its thumbnails, alt text and failure records, and
+ * its record, all gone before the answer (204). Idempotent: a key deleted before is 204 again, a
+ * key never known 404.
+ */
+async function deleteImageRoute(response: ServerResponse, route: string, deps: HttpDeps): Promise<void> {
+  const key = keyFromPath(route.slice('/api/images/'.length));
+  const outcome = await deleteImage(key, deps);
+  if (outcome === 'unknown')
+    throw new HttpError(404, 'NOT_FOUND', `no image with key ${JSON.stringify(key)}`);
+  if (outcome === 'deleted') deps.log.log('info', 'image deleted', { key });
+  response.writeHead(204, { 'Cache-Control': 'no-store' }).end();
+}
+
 /** A person's alt text is at most this long: more room than the model gets, still alt text. */
 export const EDITED_ALT_MAX_LENGTH = 300;
 
@@ -397,10 +415,11 @@ async function putAltText(
       `description must be at most ${DESCRIPTION_MAX_LENGTH} characters`,
     );
   }
-  await editAltText(deps.altText, key, {
+  const edited = await editAltText(deps.altText, key, {
     alt: alt.trim().replace(/\s+/g, ' '),
     ...(typeof description === 'string' && { description: description.trim() }),
   });
+  if (!edited) throw new HttpError(404, 'NOT_FOUND', `${JSON.stringify(key)} was deleted`);
   deps.log.log('info', 'alt text edited', { key });
   const row = deps.queue.image(key);
   sendJson(response, 200, row && (await imageRecord(row, deps.queue, deps.thumbnails, deps.altText)));
@@ -409,7 +428,9 @@ async function putAltText(
 /** `POST /api/images/<key>/alt-text/regenerate`: ask the model again, over an edited text and past the reuse. */
 async function regenerateAltText(response: ServerResponse, route: string, deps: HttpDeps): Promise<void> {
   const key = imageKeyBefore(route, '/alt-text/regenerate', deps);
-  await requestRegeneration(deps.altText, key);
+  if (!(await requestRegeneration(deps.altText, key))) {
+    throw new HttpError(404, 'NOT_FOUND', `${JSON.stringify(key)} was deleted`);
+  }
   const job = deps.queue.requeue('alt-text', key);
   deps.onWork();
   deps.log.log('info', 'alt text regeneration asked for', {

@@ -3,6 +3,7 @@ import type { ImageRow, JobRow, SqliteQueue } from '../adapters/sqlite-queue.js'
 import { type AltTextRecord, readAltTextRecord } from '../core/alt-text.js';
 import { manifestKey } from '../core/keys.js';
 import type { Manifest } from '../core/manifest.js';
+import { isTombstone, type Tombstone } from '../core/tombstone.js';
 import { ALT_TEXT_NOT_CONFIGURED } from './workers.js';
 
 /** What the HTTP API says about one image. */
@@ -131,5 +132,7 @@ function pick<T extends object, K extends keyof T>(value: T, keys: K[]): Partial
 
 async function readManifest(thumbnails: FolderStore, key: string): Promise<Manifest | undefined> {
   const stored = await thumbnails.get(manifestKey(key));
-  return stored && (JSON.parse(stored.body.toString('utf8')) as Manifest);
+  const manifest = stored && (JSON.parse(stored.body.toString('utf8')) as Manifest | Tombstone);
+  // A delete under way: its tombstone names no renditions.
+  return isTombstone(manifest) ? undefined : manifest;
 }

@@ -11,6 +11,7 @@ import { FolderStore } from '../adapters/folder-store.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, SqliteQueue } from '../adapters/sqlite-queue.js';
 import type { AltTextConfig } from '../config.js';
 import type { RenderOptions } from '../core/render.js';
+import { expireDeletions, finishDeletion } from './deletes.js';
 import { createHandler } from './http.js';
 import { Inbox } from './inbox.js';
 import { jsonLogger, type Logger } from './log.js';
@@ -67,6 +68,23 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   if (removed > 0) log.log('warn', 'temporary files of a previous run removed', { files: removed });
   const released = queue.releaseAllLeases();
   if (released > 0) log.log('warn', 'jobs of a previous run taken back', { jobs: released });
+  const deleting = {
+    queue,
+    originals: originals as FolderStore,
+    thumbnails: thumbnails as FolderStore,
+    altText: altText as FolderStore,
+    failures: failures as FolderStore,
+  };
+  // Deletes a previous run was cut short in the middle of, finished before any worker starts.
+  for (const key of queue.unfinishedDeletions()) {
+    await finishDeletion(key, deleting);
+    log.log('warn', 'delete of a previous run finished', { key });
+  }
+  const expire = () =>
+    expireDeletions(deleting, Date.now()).catch((error: unknown) =>
+      log.log('error', 'could not remove expired tombstones', { error: String(error) }),
+    );
+  await expire();
 
   const metrics = new Metrics();
   const altTextModel = options.altText && (await createAltTextModel(options.altText));
@@ -102,6 +120,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       originals: originals as FolderStore,
       thumbnails: thumbnails as FolderStore,
       altText: altText as FolderStore,
+      failures: failures as FolderStore,
       uploads,
       metrics,
       log,
@@ -125,6 +144,8 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   });
   workers.start();
   inbox?.start();
+  // A delete's tombstones outlive any job of its image by far: swept once an hour.
+  const sweeper = setInterval(expire, 3600_000).unref();
   const { port } = server.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
 
@@ -134,6 +155,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     dataDir,
     close: () => {
       closing ??= (async () => {
+        clearInterval(sweeper);
         await inbox?.stop();
         await new Promise<void>((resolve) => {
           // Requests in flight get a moment to finish; a stalled client must not hold up the stop.
@@ -191,8 +213,9 @@ const TEMPORARY_FILE =
  * A process killed in the middle of FolderStore.put leaves its temporary file (or lock file)
  * beside the object it was writing, and nothing would ever remove it. Only these writes can have been cut short:
  * the outputs of a thumbnail job it held (`K/` and `K/<revision>/` in the thumbnails store), those of an alt-text job
- * it held (`K.json` and `by-content/` in the alt-text store) and a failure record it had not
- * marked written (`<queue>/K.json`). Runs at start-up, before any worker
+ * it held (`K.json` and `by-content/` in the alt-text store), a failure record it had not
+ * marked written (`<queue>/K.json`) and the tombstones of a delete (`K/manifest.json`, `K.json`).
+ * Runs at start-up, before any worker
  * writes, so every such file found there is an orphan. Returns how many were removed.
  */
 async function removeInterruptedWrites(
@@ -220,6 +243,11 @@ async function removeInterruptedWrites(
       await add(async () => path.dirname(await altText.pathOf(`${job.key}.json`)));
       await add(async () => path.dirname(await altText.pathOf('by-content/x.json')));
     }
+  }
+  // A delete cut short: the tombstones it was writing, beside the key's outputs.
+  for (const key of queue.deletions()) {
+    await add(() => thumbnails.pathOf(key));
+    await add(async () => path.dirname(await altText.pathOf(`${key}.json`)));
   }
   for (const job of queue.unrecordedDeadLetters(1_000_000)) {
     await add(async () => path.dirname(await failures.pathOf(`${job.queue}/${job.key}.json`)));

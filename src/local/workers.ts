@@ -129,8 +129,13 @@ export class LocalWorkers {
       }
       for (const job of dead) {
         try {
-          await putJson(this.deps.failures, `${job.queue}/${job.key}.json`, failureRecord(job));
-          this.deps.queue.markFailureRecorded(job.id);
+          const recordKey = `${job.queue}/${job.key}.json`;
+          await putJson(this.deps.failures, recordKey, failureRecord(job));
+          if (!this.deps.queue.markFailureRecorded(job.id)) {
+            // The image was deleted while its record was written: nothing of it stays.
+            await this.deps.failures.delete(recordKey);
+            continue;
+          }
           this.deps.log.log('error', 'alert: a job reached the dead letters', {
             alert: true,
             queue: job.queue,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -48,6 +48,34 @@ describe('FolderStore (folder-specific)', () => {
     await store.put('a/b/c.webp', Buffer.from('bytes'));
     expect(await readFile(path.join(root, 'a', 'b', 'c.webp'), 'utf8')).toBe('bytes');
     expect(await listFiles(root)).toEqual(['a/b/c.webp']);
+  });
+
+  it('a delete leaves no folder named after the key: the folders it empties go, up to the root', async () => {
+    await store.put('uploads/2026/11/27/3f9a/cat.jpg/0123456789abcdef/thumb.webp', Buffer.from('1'));
+    await store.put('uploads/2026/11/27/3f9a/cat.jpg/manifest.json', Buffer.from('{}'));
+    await store.put('uploads/2026/11/27/other.jpg', Buffer.from('2'));
+    await store.delete('uploads/2026/11/27/3f9a/cat.jpg/0123456789abcdef/thumb.webp');
+    // The revision folder is empty and goes; cat.jpg/ still holds the manifest.
+    expect(await listEntries(root)).toEqual([
+      'uploads/',
+      'uploads/2026/',
+      'uploads/2026/11/',
+      'uploads/2026/11/27/',
+      'uploads/2026/11/27/3f9a/',
+      'uploads/2026/11/27/3f9a/cat.jpg/',
+      'uploads/2026/11/27/3f9a/cat.jpg/manifest.json',
+      'uploads/2026/11/27/other.jpg',
+    ]);
+    await store.delete('uploads/2026/11/27/3f9a/cat.jpg/manifest.json');
+    expect(await listEntries(root)).toEqual([
+      'uploads/',
+      'uploads/2026/',
+      'uploads/2026/11/',
+      'uploads/2026/11/27/',
+      'uploads/2026/11/27/other.jpg',
+    ]);
+    await store.delete('uploads/2026/11/27/other.jpg');
+    expect(await listEntries(root)).toEqual([]);
   });
 
   it('creates its root folder when first used', async () => {
@@ -171,3 +199,14 @@ describe('FolderStore (folder-specific)', () => {
     });
   });
 });
+
+/** Every file and folder under `dir` (folders with a trailing slash), sorted. */
+async function listEntries(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .map((entry) => {
+      const relative = path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/');
+      return entry.isDirectory() ? `${relative}/` : relative;
+    })
+    .sort();
+}

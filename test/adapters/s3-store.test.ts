@@ -116,4 +116,15 @@ describe('S3Store (S3-specific)', () => {
       .catch((error: unknown) => error);
     expect(gone).toBeInstanceOf(PreconditionFailedError);
   });
+
+  it('writes tags as S3 object tags (x-amz-tagging), which lifecycle rules expire objects by', async () => {
+    const bucket = `tags-${++buckets}`;
+    const store = new S3Store(conditional.client, bucket);
+    await store.put('a b.jpg/manifest.json', Buffer.from('{}'), { tags: { thumbnailer: 'tombstone' } });
+    await store.put('plain.json', Buffer.from('{}'));
+    expect(conditional.versions(bucket, 'a b.jpg/manifest.json').at(-1)?.tagging).toBe(
+      'thumbnailer=tombstone',
+    );
+    expect(conditional.versions(bucket, 'plain.json').at(-1)?.tagging).toBeUndefined();
+  });
 });

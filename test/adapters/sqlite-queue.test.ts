@@ -1,4 +1,5 @@
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lockDataFolder } from '../../src/adapters/data-folder-lock.js';
 import {
@@ -528,6 +529,51 @@ describe('SqliteQueue', () => {
       } finally {
         lock.release();
       }
+    });
+  });
+
+  describe('deletions', () => {
+    it('forget removes the image and every job of it; a job still running finds its lease gone', () => {
+      const gone = queue.recordInboxUpload({ path: '/in/gone.jpg', size: 1, mtimeMs: 2 }, image('gone.jpg'));
+      const kept = queue.recordUpload(image('kept.jpg'));
+      const running = leaseOrThrow();
+      expect(running.key).toBe(gone.key);
+      queue.fail(leaseOrThrow('alt-text'), CORRUPT);
+      const [dead] = queue.unrecordedDeadLetters();
+
+      queue.forget(gone.key);
+
+      expect(queue.image(gone.key)).toBeUndefined();
+      expect(queue.jobsFor(gone.key)).toEqual([]);
+      expect(queue.complete(running)).toBe(false);
+      expect(queue.unrecordedDeadLetters()).toEqual([]);
+      // The failover that wrote its record meanwhile learns that the record is not wanted.
+      expect(queue.markFailureRecorded(dead?.id as number)).toBe(false);
+      expect(queue.jobsFor(kept.key)).toHaveLength(QUEUES.length);
+      // The watched folder's file is not taken in again, but its entry names the key no more.
+      expect(queue.inboxSeen('/in/gone.jpg', 1, 2)).toBe(true);
+      const raw = new Database(file, { readonly: true });
+      expect(raw.prepare('SELECT key FROM inbox').all()).toEqual([{ key: '' }]);
+      raw.close();
+    });
+
+    it('a delete asked for is unfinished while the image is recorded, then expires after its time', () => {
+      const row = queue.recordUpload(image());
+      expect(queue.deletionOf(row.key)).toBeUndefined();
+      queue.beginDeletion(row.key);
+      clock += 1000;
+      queue.beginDeletion(row.key); // again: the first time stays
+      expect(queue.deletionOf(row.key)).toEqual({ key: row.key, requestedAt: clock - 1000 });
+      expect(queue.unfinishedDeletions()).toEqual([row.key]);
+      expect(queue.expiredDeletions(clock + 60_000)).toEqual([]);
+
+      queue.forget(row.key);
+      expect(queue.unfinishedDeletions()).toEqual([]);
+      expect(queue.deletions()).toEqual([row.key]);
+      expect(queue.expiredDeletions(clock - 1000)).toEqual([]);
+      expect(queue.expiredDeletions(clock)).toEqual([row.key]);
+      queue.dropDeletion(row.key);
+      expect(queue.deletionOf(row.key)).toBeUndefined();
     });
   });
 

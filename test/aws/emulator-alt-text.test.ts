@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { S3Store } from '../../src/adapters/s3-store.js';
 import { parseConfig } from '../../src/config.js';
@@ -42,11 +45,13 @@ afterAll(async () => {
   await model?.close();
 });
 
-const record = (key: string) =>
+/** K.json once it is there (and `until` holds of it). */
+const record = (key: string, until: (value: Record<string, unknown>) => boolean = () => true) =>
   waitFor(
     async () => {
       const stored = await altText.get(`${key}.json`);
-      return stored && (JSON.parse(stored.body.toString()) as Record<string, unknown>);
+      const value = stored && (JSON.parse(stored.body.toString()) as Record<string, unknown>);
+      return value && until(value) ? value : undefined;
     },
     30_000,
     `the alt text of ${key}`,
@@ -94,6 +99,29 @@ describe('alt text in the emulated AWS flow', () => {
       status: 'failed',
       error: { code: 'PROVIDER_AUTH', retryable: false, message: expect.stringContaining('OPENAI_API_KEY') },
     });
+  });
+});
+
+describe('deletes, with a model', () => {
+  it("an original deleted: its text goes, and so does the content-hash record of its bytes' text", async () => {
+    const key = 'delete me/flower.jpg';
+    const bytes = await readFile(fixtures.photo.flower);
+    await upload(key, fixtures.photo.flower);
+    expect(await record(key)).toMatchObject({ status: 'done', reused: false });
+    const byContent = `by-content/${createHash('sha256').update(bytes).digest('hex')}.json`;
+    expect(await altText.get(byContent)).toBeDefined();
+
+    await running.s3.send(
+      new DeleteObjectCommand({ Bucket: running.emulator.resources.buckets.originals, Key: key }),
+    );
+
+    expect(await record(key, (value) => value.deleted === true)).toEqual({
+      schemaVersion: 1,
+      deleted: true,
+      sequencer: expect.stringMatching(/^[0-9A-F]+$/),
+      deletedAt: expect.any(String),
+    });
+    expect(await altText.get(byContent)).toBeUndefined();
   });
 });
 

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,16 @@ import { cleanEnv, runCli } from '../helpers/cli.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { sdkEnvironment } from '../helpers/fauxqs.js';
 import { waitFor } from '../helpers/wait.js';
+
+/** Every key under `prefix` in a bucket, sorted. */
+async function keysUnder(store: S3Store, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const key of store.list(prefix)) keys.push(key);
+  return keys.sort();
+}
+
+const parsed = async (store: S3Store, key: string) =>
+  JSON.parse((await store.get(key))?.body.toString() ?? 'null');
 
 /** The whole AWS flow on this machine: S3 upload -> SNS -> SQS -> handlers -> buckets. */
 let running: TestEmulator;
@@ -63,6 +73,46 @@ describe('the AWS flow, emulated', () => {
       'the failure record',
     );
     expect(JSON.parse(record.body.toString())).toMatchObject({ key, error: { code: 'CORRUPT_IMAGE' } });
+  });
+});
+
+describe('deletes, in the AWS flow', () => {
+  it('an original deleted from the bucket: its thumbnails bucket keeps only the tombstone, and its alt text only a tombstone', async () => {
+    const key = 'to delete/crème brûlée.jpg';
+    await upload(key, fixtures.photo.branches);
+    await waitFor(() => thumbnails.get(`${key}/manifest.json`), 20_000, 'the manifest');
+    await waitFor(() => altText.get(`${key}.json`), 20_000, 'the alt-text record');
+    expect((await keysUnder(thumbnails, `${key}/`)).length).toBeGreaterThan(1);
+
+    await running.s3.send(
+      new DeleteObjectCommand({ Bucket: emulator.resources.buckets.originals, Key: key }),
+    );
+
+    await waitFor(
+      async () =>
+        (await parsed(thumbnails, `${key}/manifest.json`))?.deleted === true &&
+        (await parsed(altText, `${key}.json`))?.deleted === true &&
+        (await keysUnder(thumbnails, `${key}/`)).length === 1,
+      20_000,
+      'the tombstones, and nothing else',
+    );
+    expect(await keysUnder(thumbnails, `${key}/`)).toEqual([`${key}/manifest.json`]);
+    expect(await parsed(thumbnails, `${key}/manifest.json`)).toEqual({
+      schemaVersion: 1,
+      deleted: true,
+      sequencer: expect.stringMatching(/^[0-9A-F]+$/),
+      deletedAt: expect.any(String),
+    });
+    expect(Object.keys(await parsed(altText, `${key}.json`)).sort()).toEqual([
+      'deleted',
+      'deletedAt',
+      'schemaVersion',
+      'sequencer',
+    ]);
+    expect(await keysUnder(altText, 'to delete/')).toEqual([`${key}.json`]);
+    expect((await keysUnder(thumbnails, 'failures/')).filter((name) => name.includes('to delete/'))).toEqual(
+      [],
+    );
   });
 });
 
@@ -142,7 +192,12 @@ describe('retries, dead letters and redrive', () => {
       lastErrors: [{ queue: 'thumbnailer-thumbnail', key, error: { code: 'TRANSIENT' } }],
     });
     expect(Date.parse(record.lastFailedAt)).not.toBeNaN();
-    expect(await thumbnails.get(`failures/retrying/thumbnailer-thumbnail/${key}.json`)).toBeUndefined();
+    // The failover clears the note it used once the record is written and the digest sent.
+    await waitFor(
+      async () => (await thumbnails.get(`failures/retrying/thumbnailer-thumbnail/${key}.json`)) === undefined,
+      20_000,
+      'the retry note cleared',
+    );
     expect(record.receiveCount).toBeGreaterThanOrEqual(1);
     expect(Date.parse(record.firstReceivedAt)).not.toBeNaN();
     expect(faultHits.get(key)).toBeGreaterThanOrEqual(emulator.resources.maxReceiveCount);
@@ -219,6 +274,93 @@ describe('events delivered out of order', () => {
     ordered = await startTestEmulator({ notifications: false });
   });
   afterAll(() => ordered?.stop());
+
+  /** Publishes S3's notification of `write` (created) or of `key` removed, with `sequencer`. */
+  const publishEvent = (
+    write: { Key: string; Size?: number; ETag?: string },
+    sequencer: bigint,
+    eventName: 'ObjectCreated:Put' | 'ObjectRemoved:Delete' = 'ObjectCreated:Put',
+  ) =>
+    ordered.emulator.clients.sns.send(
+      new PublishCommand({
+        TopicArn: ordered.emulator.topicArns.events,
+        Subject: 'Amazon S3 Notification',
+        Message: JSON.stringify(
+          s3Event(
+            ordered.emulator.resources.buckets.originals,
+            write,
+            ordered.emulator.region,
+            sequencer,
+            eventName,
+          ),
+        ),
+      }),
+    );
+
+  /** Both work queues empty, nothing in flight: every event published so far is processed. */
+  const drained = () =>
+    waitFor(
+      async () => {
+        for (const queue of [
+          ordered.emulator.resources.queues.thumbnail,
+          ordered.emulator.resources.queues.altText,
+        ]) {
+          const { Attributes: a = {} } = await ordered.emulator.clients.sqs.send(
+            new GetQueueAttributesCommand({
+              QueueUrl: ordered.emulator.queueUrls[queue.name] as string,
+              AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+            }),
+          );
+          if (a.ApproximateNumberOfMessages !== '0' || a.ApproximateNumberOfMessagesNotVisible !== '0')
+            return false;
+        }
+        return true;
+      },
+      20_000,
+      'every event processed',
+    );
+
+  it('a delete, then the older create redelivered, then the delete redelivered: nothing comes back', async () => {
+    const { s3: client } = ordered.emulator.clients;
+    const bucket = ordered.emulator.resources.buckets.originals;
+    const key = 'deleted/then stale.jpg';
+    const body = await readFile(fixtures.photo.branches);
+    const put = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    const write = { Key: key, Size: body.length, ETag: put.ETag };
+    await publishEvent(write, 0x1000n);
+    await drained();
+    expect(await parsed(ordered.thumbnails, `${key}/manifest.json`)).toMatchObject({ source: { key } });
+
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    await publishEvent({ Key: key }, 0x3000n, 'ObjectRemoved:Delete');
+    await drained();
+    const tombstone = await ordered.thumbnails.get(`${key}/manifest.json`);
+    expect(await keysUnder(ordered.thumbnails, `${key}/`)).toEqual([`${key}/manifest.json`]);
+
+    await publishEvent(write, 0x1000n);
+    await publishEvent({ Key: key }, 0x3000n, 'ObjectRemoved:Delete');
+    await drained();
+    expect(await keysUnder(ordered.thumbnails, `${key}/`)).toEqual([`${key}/manifest.json`]);
+    expect((await ordered.thumbnails.get(`${key}/manifest.json`))?.etag).toBe(tombstone?.etag);
+    // The create of an original that is gone records no ORIGINAL_MISSING: it is older than the delete.
+    expect(await ordered.thumbnails.get(`failures/thumbnail/${key}.json`)).toBeUndefined();
+    expect(await parsed(ordered.altText, `${key}.json`)).toMatchObject({
+      deleted: true,
+      sequencer: '000000000000003000',
+    });
+  });
+
+  it('a delete of a key never processed: a tombstone for the create still on its way, which then writes nothing', async () => {
+    const key = 'deleted/never processed.jpg';
+    await publishEvent({ Key: key }, 0x5000n, 'ObjectRemoved:Delete');
+    await drained();
+    expect(await keysUnder(ordered.thumbnails, `${key}/`)).toEqual([`${key}/manifest.json`]);
+    await publishEvent({ Key: key, Size: 10, ETag: '"0123"' }, 0x4000n);
+    await drained();
+    expect(await keysUnder(ordered.thumbnails, `${key}/`)).toEqual([`${key}/manifest.json`]);
+    expect(await ordered.thumbnails.get(`failures/thumbnail/${key}.json`)).toBeUndefined();
+    expect(await parsed(ordered.altText, `${key}.json`)).toMatchObject({ deleted: true });
+  });
 
   it("two files written under one key, the newer write's event first: the thumbnails stay the newer file's", async () => {
     const { s3: client, sns, sqs } = ordered.emulator.clients;

@@ -11,6 +11,7 @@ import { type Browser, chromium, type Locator, type Page } from 'playwright-core
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { fixtures } from '../fixtures.js';
 import { type FakeModelServer, GOOD_ANSWER, startFakeOpenAi } from '../helpers/fake-models.js';
+import { listFiles } from '../helpers/files.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CHROMIUM = process.env.THUMBNAILER_CHROMIUM ?? '/usr/bin/chromium';
@@ -28,6 +29,8 @@ interface Server {
   url: string;
   child: ChildProcess;
   stderr: string[];
+  /** Its data folder. */
+  data: string;
 }
 
 const servers = new Set<ChildProcess>();
@@ -91,7 +94,7 @@ async function startServer(extraArgs: string[] = [], extraEnv: Record<string, st
       }
     });
   });
-  return { url, child, stderr };
+  return { url, child, stderr, data };
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
@@ -438,6 +441,84 @@ describe('the web page', () => {
     } finally {
       if (described) await stopServer(described.child);
       await model?.close();
+    }
+  });
+
+  it('deletes an image from its card: confirmed by keyboard, the card gone and announced, its files gone', async () => {
+    let own: Server | undefined;
+    try {
+      own = await startServer();
+      const { page, errors } = await openPage(`${own.url}/`);
+      await page.getByText('No images yet').waitFor();
+      await page.locator('#file-input').setInputFiles([fixtures.photo.ladybird, fixtures.photo.branches]);
+      const item = card(page, 'ladybird.jpg');
+      await item.locator('img.is-loaded').waitFor();
+      await card(page, 'branches.jpg').locator('img.is-loaded').waitFor();
+      const key = (await item.getAttribute('data-key')) as string;
+      const thumb = (await item.locator('img').getAttribute('src')) as string;
+      const focused = () =>
+        page.evaluate(() => {
+          const active = (
+            globalThis as unknown as {
+              document: {
+                activeElement: {
+                  textContent: string | null;
+                  getAttribute(name: string): string | null;
+                } | null;
+              };
+            }
+          ).document.activeElement;
+          return active?.getAttribute('aria-label') ?? active?.textContent ?? '';
+        });
+
+      // Reached and pressed with the keyboard; the confirmation starts on "Keep", Escape backs out.
+      const remove = item.getByRole('button', { name: 'Delete ladybird.jpg', exact: true });
+      await remove.focus();
+      await page.keyboard.press('Enter');
+      const confirmation = item.getByRole('group', {
+        name: /^Delete ladybird\.jpg with its thumbnails and alt text\?/,
+      });
+      await confirmation.waitFor();
+      expect(await focused()).toBe('Keep');
+      await page.keyboard.press('Escape');
+      await confirmation.waitFor({ state: 'hidden' });
+      expect(await focused()).toBe('Delete ladybird.jpg');
+
+      await page.keyboard.press('Enter');
+      await confirmation.waitFor();
+      await item.screenshot({ path: '/tmp/thumbnailer-delete-confirm.png' });
+      await page.keyboard.press('Shift+Tab');
+      expect(await focused()).toBe('Delete ladybird.jpg for good');
+      await page.keyboard.press('Enter');
+
+      await item.waitFor({ state: 'detached' });
+      await page.locator('#announcer', { hasText: 'ladybird.jpg deleted.' }).waitFor({ state: 'attached' });
+      // Focus went on to the card that is left, not to nothing.
+      expect(await focused()).toBe('Delete branches.jpg');
+
+      expect(
+        (
+          await page.request.get(`${own.url}/api/images/${key.split('/').map(encodeURIComponent).join('/')}`)
+        ).status(),
+      ).toBe(404);
+      expect((await page.request.get(`${own.url}${thumb}`)).status()).toBe(404);
+      const inStore = async (store: string) =>
+        (await listFiles(path.join(own?.data as string, store))).filter((name) =>
+          name.startsWith(key.slice(0, key.lastIndexOf('/'))),
+        );
+      expect(await inStore('originals')).toEqual([]);
+      // Only the tombstones.
+      expect(await inStore('thumbnails')).toEqual([`${key}/manifest.json`]);
+      expect(await inStore('alt-text')).toEqual([`${key}.json`]);
+
+      await page.reload();
+      await card(page, 'branches.jpg').locator('img.is-loaded').waitFor();
+      expect(await card(page, 'ladybird.jpg').count()).toBe(0);
+      await page.screenshot({ path: '/tmp/thumbnailer-delete.png', fullPage: true });
+      expect(errors).toEqual([]);
+      await page.context().close();
+    } finally {
+      if (own) await stopServer(own.child);
     }
   });
 });

@@ -63,18 +63,71 @@ describe('parseEventDocument', () => {
     expect(parseEventDocument(input)).toEqual([created('photos/a bé +1.jpg')]);
   });
 
-  it('ignores s3:TestEvent, events other than ObjectCreated, and objects in the output buckets', () => {
+  it('ignores s3:TestEvent, events other than ObjectCreated and ObjectRemoved, and objects in the output buckets', () => {
     expect(parseEventDocument({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'originals' })).toEqual([
       { kind: 'ignored', reason: 's3:TestEvent' },
     ]);
-    expect(parseEventDocument(s3Event('a.jpg', { eventName: 'ObjectRemoved:Delete' }))[0]).toMatchObject({
+    expect(parseEventDocument(s3Event('a.jpg', { eventName: 'ObjectRestore:Completed' }))[0]).toEqual({
       kind: 'ignored',
+      reason: 'event ObjectRestore:Completed',
     });
+    expect(
+      parseEventDocument(s3Event('a.jpg', { eventName: 'LifecycleExpiration:Delete' }))[0],
+    ).toMatchObject({ kind: 'ignored' });
     const inThumbnails = s3Event('a.jpg/thumb.webp');
     (inThumbnails.Records[0] as { s3: { bucket: { name: string } } }).s3.bucket.name = 'thumbnails';
     expect(parseEventDocument(inThumbnails, { outputBuckets: ['thumbnails'] })[0]).toMatchObject({
       kind: 'ignored',
       reason: 'object in output bucket thumbnails',
+    });
+  });
+
+  it('reads a delete and a delete marker as ObjectRemoved, with their sequencer and no size or ETag', () => {
+    // As S3 sends them: no size or eTag; the delete marker's own version id.
+    const removal = (eventName: string, object: Record<string, unknown>) =>
+      s3Event('x', { eventName, s3: { bucket: { name: 'originals' }, object } });
+    expect(
+      parseEventDocument(
+        JSON.stringify(
+          removal('ObjectRemoved:Delete', { key: 'photos/a+b%C3%A9.jpg', sequencer: '0062E99A88DC407470' }),
+        ),
+      ),
+    ).toEqual([
+      {
+        kind: 'object-removed',
+        event: {
+          bucket: 'originals',
+          key: 'photos/a bé.jpg',
+          sequencer: '0062E99A88DC407470',
+          eventTime: '2026-11-27T10:00:00.000Z',
+        },
+      },
+    ]);
+    expect(
+      parseEventDocument(
+        removal('ObjectRemoved:DeleteMarkerCreated', {
+          key: 'a.jpg',
+          versionId: 'marker-1',
+          sequencer: '0062E99A88DC407480',
+        }),
+      ),
+    ).toEqual([
+      {
+        kind: 'object-removed',
+        event: {
+          bucket: 'originals',
+          key: 'a.jpg',
+          versionId: 'marker-1',
+          deleteMarker: true,
+          sequencer: '0062E99A88DC407480',
+          eventTime: '2026-11-27T10:00:00.000Z',
+        },
+      },
+    ]);
+    const inThumbnails = removal('ObjectRemoved:Delete', { key: 'a.jpg/manifest.json', sequencer: '01' });
+    (inThumbnails.Records[0] as { s3: { bucket: { name: string } } }).s3.bucket.name = 'thumbnails';
+    expect(parseEventDocument(inThumbnails, { outputBuckets: ['thumbnails'] })[0]).toMatchObject({
+      kind: 'ignored',
     });
   });
 

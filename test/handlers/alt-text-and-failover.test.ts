@@ -11,6 +11,7 @@ import { S3Store } from '../../src/adapters/s3-store.js';
 import { SnsAlerts } from '../../src/adapters/sns-alerts.js';
 import { parseConfig } from '../../src/config.js';
 import { AlertDigest } from '../../src/core/alert-digest.js';
+import { putJson } from '../../src/core/store-json.js';
 import { createAltTextHandler } from '../../src/handlers/alt-text.js';
 import { createFailoverHandler } from '../../src/handlers/failover.js';
 import { fixtures } from '../fixtures.js';
@@ -35,15 +36,28 @@ beforeAll(async () => {
 afterAll(() => fauxqs?.stop());
 
 /** An S3 notification for `key`, naming the ETag of the write it is about (workers read that write). */
-function s3EventBody(key: string, eTag = 'e1'): string {
+function s3EventBody(key: string, eTag = 'e1', sequencer = '0A'): string {
   const event = {
     Records: [
       {
         eventName: 'ObjectCreated:Put',
         s3: {
           bucket: { name: 'originals' },
-          object: { key: encodeURIComponent(key), eTag, sequencer: '0A' },
+          object: { key: encodeURIComponent(key), eTag, sequencer },
         },
+      },
+    ],
+  };
+  return JSON.stringify({ Type: 'Notification', Message: JSON.stringify(event) });
+}
+
+/** S3's notification of `key` deleted: no size, no ETag. */
+function removedBody(key: string, sequencer: string): string {
+  const event = {
+    Records: [
+      {
+        eventName: 'ObjectRemoved:Delete',
+        s3: { bucket: { name: 'originals' }, object: { key: encodeURIComponent(key), sequencer } },
       },
     ],
   };
@@ -80,6 +94,39 @@ describe('alt-text handler, provider off', () => {
       sourceEtag: 'e1',
       sequencer: '0A',
     });
+  });
+});
+
+describe('alt-text handler, deletes', () => {
+  it('a delete replaces K.json by a tombstone and clears its retry note; the create redelivered after it writes nothing', async () => {
+    const altText = new S3Store(s3, 'alt-text');
+    const failures = new S3Store(s3, 'failures');
+    const handler = createAltTextHandler({
+      altText,
+      originals: new S3Store(s3, 'originals'),
+      failures,
+      outputBuckets: ['thumbnails', 'alt-text'],
+      logger: silent(),
+    });
+    const key = 'gone/été.jpg';
+    const deliver = (body: string) =>
+      handler({ Records: [sqsRecord(body, 'thumbnailer-alt-text')] } as unknown as SQSEvent, {} as never);
+    await deliver(s3EventBody(key, 'e1', '0B10'));
+    expect(JSON.parse((await altText.get(`${key}.json`))?.body.toString() ?? '{}')).toMatchObject({
+      status: 'not-configured',
+    });
+    await putJson(failures, `retrying/thumbnailer-alt-text/${key}.json`, { key });
+
+    expect(await deliver(removedBody(key, '0B20'))).toEqual({ batchItemFailures: [] });
+    expect(await deliver(s3EventBody(key, 'e1', '0B10'))).toEqual({ batchItemFailures: [] });
+
+    expect(JSON.parse((await altText.get(`${key}.json`))?.body.toString() ?? '{}')).toEqual({
+      schemaVersion: 1,
+      deleted: true,
+      sequencer: '0B20',
+      deletedAt: expect.any(String),
+    });
+    expect(await failures.get(`retrying/thumbnailer-alt-text/${key}.json`)).toBeUndefined();
   });
 });
 
@@ -180,6 +227,19 @@ describe('failover handler', () => {
     let records = 0;
     for await (const _ of new S3Store(s3, 'failures').list('bulk-dlq/')) records += 1;
     expect(records).toBe(50);
+  });
+
+  it("a delete's dead letter names its key: a later delete of that key can find the record", async () => {
+    const handler = createFailoverHandler({
+      failures: new S3Store(s3, 'failures'),
+      alerts: { publish: async () => {} },
+      alertState: new S3Store(s3, 'failures'),
+      logger: silent(),
+    });
+    const dead = sqsRecord(removedBody('photos/gone.jpg', '0C'), 'delete-dlq');
+    expect(await handler({ Records: [dead] } as unknown as SQSEvent)).toEqual({ batchItemFailures: [] });
+    const record = await new S3Store(s3, 'failures').get(`delete-dlq/${dead.messageId}.json`);
+    expect(JSON.parse(record?.body.toString() ?? '{}')).toMatchObject({ keys: ['photos/gone.jpg'] });
   });
 
   it('keeps a message in its DLQ when its failure record cannot be written', async () => {

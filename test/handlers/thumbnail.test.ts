@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Context, SQSEvent } from 'aws-lambda';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Store } from '../../src/adapters/s3-store.js';
 import type { Manifest } from '../../src/core/manifest.js';
+import { putJson } from '../../src/core/store-json.js';
 import { createThumbnailHandler } from '../../src/handlers/thumbnail.js';
 import { fixtures } from '../fixtures.js';
 import { startFauxqsWithClients, TEST_CREDENTIALS, TEST_REGION } from '../helpers/fauxqs.js';
@@ -89,6 +90,22 @@ function sqsRecord(
     eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:thumbnail',
     awsRegion: 'us-east-1',
   };
+}
+
+/** The SQS record of an S3 ObjectRemoved notification: no size, no eTag, a sequencer. */
+function removedRecord(key: string, sequencer: string, eventName = 'ObjectRemoved:Delete') {
+  const record = sqsRecord(key, sequencer);
+  const message = JSON.parse(JSON.parse(record.body).Message);
+  message.Records[0].eventName = eventName;
+  delete message.Records[0].s3.object.size;
+  return { ...record, body: JSON.stringify({ Type: 'Notification', Message: JSON.stringify(message) }) };
+}
+
+/** Every key under `prefix` in a bucket, sorted. */
+async function keysUnder(store: S3Store, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const key of store.list(prefix)) keys.push(key);
+  return keys.sort();
 }
 
 const run = (...records: ReturnType<typeof sqsRecord>[]) =>
@@ -202,6 +219,56 @@ describe('thumbnail handler', () => {
     const [a, b] = await Promise.all(keys.map(manifestOf));
     expect(a?.source).toMatchObject({ width: 600, height: 400 });
     expect(b?.source).toMatchObject({ width: 2268, height: 1512 });
+  });
+});
+
+describe('deletes (ObjectRemoved)', () => {
+  it('an original deleted after processing: only its tombstone stays, and its failure record and retry note go', async () => {
+    const key = 'to delete/été.jpg';
+    await upload(key, fixtures.photo.branches);
+    expect(await run(sqsRecord(key, '0D10'))).toEqual({ batchItemFailures: [] });
+    expect((await keysUnder(thumbnails, `${key}/`)).length).toBeGreaterThan(1);
+    await putJson(failures, `thumbnail/${key}.json`, { key });
+    await putJson(failures, `retrying/thumbnail/${key}.json`, { key });
+    await s3.send(new DeleteObjectCommand({ Bucket: 'originals', Key: key }));
+
+    expect(await run(removedRecord(key, '0D20'))).toEqual({ batchItemFailures: [] });
+
+    expect(await keysUnder(thumbnails, `${key}/`)).toEqual([`${key}/manifest.json`]);
+    expect(await manifestOf(key)).toEqual({
+      schemaVersion: 1,
+      deleted: true,
+      sequencer: '0D20',
+      deletedAt: expect.any(String),
+    });
+    expect(await failures.get(`thumbnail/${key}.json`)).toBeUndefined();
+    expect(await failures.get(`retrying/thumbnail/${key}.json`)).toBeUndefined();
+  });
+
+  it('the create redelivered after the delete writes nothing and records nothing; the delete redelivered changes nothing', async () => {
+    const key = 'to delete/twice.jpg';
+    await upload(key, fixtures.photo.branches);
+    await run(sqsRecord(key, '0E10'));
+    await s3.send(new DeleteObjectCommand({ Bucket: 'originals', Key: key }));
+    await run(removedRecord(key, '0E20', 'ObjectRemoved:DeleteMarkerCreated'));
+    const tombstone = await thumbnails.get(`${key}/manifest.json`);
+
+    expect(await run(sqsRecord(key, '0E10'), removedRecord(key, '0E20'))).toEqual({ batchItemFailures: [] });
+
+    expect(await keysUnder(thumbnails, `${key}/`)).toEqual([`${key}/manifest.json`]);
+    expect((await thumbnails.get(`${key}/manifest.json`))?.etag).toBe(tombstone?.etag);
+    // Without the tombstone, the original gone would be recorded as ORIGINAL_MISSING.
+    expect(await failures.get(`thumbnail/${key}.json`)).toBeUndefined();
+  });
+
+  it('a delete of a key that still has an object (a version deleted for good) leaves its thumbnails', async () => {
+    const key = 'to delete/kept.jpg';
+    await upload(key, fixtures.photo.branches);
+    await run(sqsRecord(key, '0F10'));
+    const before = await keysUnder(thumbnails, `${key}/`);
+    expect(await run(removedRecord(key, '0F20'))).toEqual({ batchItemFailures: [] });
+    expect(await keysUnder(thumbnails, `${key}/`)).toEqual(before);
+    expect(await manifestOf(key)).toMatchObject({ source: { key, sequencer: '0F10' } });
   });
 });
 

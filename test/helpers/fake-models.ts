@@ -15,6 +15,8 @@ export type Reply =
       end?: 'complete' | 'refused' | 'truncated';
       inputTokens?: number;
       outputTokens?: number;
+      /** The OpenAI server answers only once this settles: a model still at work. */
+      after?: Promise<void>;
     }
   | { kind: 'throttled'; retryAfter?: string }
   | { kind: 'unavailable'; status?: 500 | 503 }
@@ -281,72 +283,87 @@ export async function startFakeOpenAi(acceptedKey = 'sk-test-good'): Promise<Fak
       authorization,
       body: body as Record<string, unknown>,
     });
-    const reply = replies.shift() ?? { kind: 'answer', text: GOOD_ANSWER };
-    switch (reply.kind) {
-      case 'answer': {
-        const refused = reply.end === 'refused';
-        const promptTokens = reply.inputTokens ?? 1700;
-        const completionTokens = reply.outputTokens ?? 42;
-        return sendJson(response, 200, {
-          id: 'chatcmpl-test',
-          object: 'chat.completion',
-          created: 1764244800,
-          model: `${body.model}-2026-01-01`,
-          choices: [
-            {
-              index: 0,
-              message: {
-                role: 'assistant',
-                content: refused ? null : reply.text,
-                refusal: refused ? reply.text : null,
+    const next = replies.shift() ?? { kind: 'answer', text: GOOD_ANSWER };
+    if (next.kind === 'answer' && next.after) {
+      const { after, ...answer } = next;
+      void after.then(() => reply(answer));
+      return;
+    }
+    return reply(next);
+
+    function reply(reply: Reply) {
+      switch (reply.kind) {
+        case 'answer': {
+          const refused = reply.end === 'refused';
+          const promptTokens = reply.inputTokens ?? 1700;
+          const completionTokens = reply.outputTokens ?? 42;
+          return sendJson(response, 200, {
+            id: 'chatcmpl-test',
+            object: 'chat.completion',
+            created: 1764244800,
+            model: `${body.model}-2026-01-01`,
+            choices: [
+              {
+                index: 0,
+                message: {
+                  role: 'assistant',
+                  content: refused ? null : reply.text,
+                  refusal: refused ? reply.text : null,
+                },
+                finish_reason: reply.end === 'truncated' ? 'length' : 'stop',
               },
-              finish_reason: reply.end === 'truncated' ? 'length' : 'stop',
+            ],
+            usage: {
+              prompt_tokens: promptTokens,
+              completion_tokens: completionTokens,
+              total_tokens: promptTokens + completionTokens,
             },
-          ],
-          usage: {
-            prompt_tokens: promptTokens,
-            completion_tokens: completionTokens,
-            total_tokens: promptTokens + completionTokens,
-          },
-        });
+          });
+        }
+        case 'throttled':
+          return error(
+            response,
+            429,
+            'requests',
+            'rate_limit_exceeded',
+            'Rate limit reached for requests.',
+            reply.retryAfter ? { 'retry-after': reply.retryAfter } : {},
+          );
+        case 'unavailable':
+          return error(
+            response,
+            reply.status ?? 500,
+            'server_error',
+            null,
+            'The server had an error while processing your request.',
+          );
+        case 'denied':
+          return error(
+            response,
+            403,
+            'invalid_request_error',
+            'model_not_allowed',
+            'You are not allowed to use this model.',
+          );
+        case 'quota':
+          return error(
+            response,
+            429,
+            'insufficient_quota',
+            'insufficient_quota',
+            'You exceeded your current quota.',
+          );
+        case 'bad-request':
+          return error(
+            response,
+            404,
+            'invalid_request_error',
+            'model_not_found',
+            'The model does not exist.',
+          );
+        case 'hang':
+          return;
       }
-      case 'throttled':
-        return error(
-          response,
-          429,
-          'requests',
-          'rate_limit_exceeded',
-          'Rate limit reached for requests.',
-          reply.retryAfter ? { 'retry-after': reply.retryAfter } : {},
-        );
-      case 'unavailable':
-        return error(
-          response,
-          reply.status ?? 500,
-          'server_error',
-          null,
-          'The server had an error while processing your request.',
-        );
-      case 'denied':
-        return error(
-          response,
-          403,
-          'invalid_request_error',
-          'model_not_allowed',
-          'You are not allowed to use this model.',
-        );
-      case 'quota':
-        return error(
-          response,
-          429,
-          'insufficient_quota',
-          'insufficient_quota',
-          'You exceeded your current quota.',
-        );
-      case 'bad-request':
-        return error(response, 404, 'invalid_request_error', 'model_not_found', 'The model does not exist.');
-      case 'hang':
-        return;
     }
   });
   return {

@@ -7,8 +7,8 @@ import { TEST_CREDENTIALS, TEST_REGION } from './fauxqs.js';
 /**
  * A small S3 protocol server for what the emulator (fauxqs) lacks: conditional writes
  * (PutObject with If-Match / If-None-Match answered with 412 PreconditionFailed, as S3 does),
- * versioned buckets (every PUT a new version, GetObject by VersionId), Cache-Control kept with
- * the object, ranged GETs. Path-style, any bucket name, on 127.0.0.1 and a free port. Enough
+ * versioned buckets (every PUT a new version, GetObject by VersionId), Cache-Control and tags kept
+ * with the object, ranged GETs. Path-style, any bucket name, on 127.0.0.1 and a free port. Enough
  * of S3 for the S3Store to pass the object-store contract against it, nothing more.
  */
 interface Version {
@@ -17,6 +17,8 @@ interface Version {
   etag: string;
   contentType: string;
   cacheControl?: string;
+  /** The x-amz-tagging header it was written with, as sent. */
+  tagging?: string;
 }
 
 export interface ConditionalS3 {
@@ -73,6 +75,9 @@ export async function startConditionalS3(): Promise<ConditionalS3> {
         etag: '',
         contentType: request.headers['content-type'] ?? 'binary/octet-stream',
         ...(request.headers['cache-control'] && { cacheControl: request.headers['cache-control'] }),
+        ...(typeof request.headers['x-amz-tagging'] === 'string' && {
+          tagging: request.headers['x-amz-tagging'],
+        }),
       };
       version.etag = `"${createHash('md5').update(version.body).digest('hex')}"`;
       objects.set(id(bucket, key), [...versions, version]);

@@ -412,7 +412,10 @@ export const scopedResourcePolicies: Invariant = (module) => {
   });
 };
 
-/** The originals bucket notifies the events topic, which fans out to every work queue. */
+/**
+ * The originals bucket notifies the events topic of every write and every removal (a deleted
+ * original's outputs are deleted with it), and the topic fans out to every work queue.
+ */
 export const eventsWired: Invariant = (module) => {
   const violations: string[] = [];
   const notifications = resources(module, 'aws_s3_bucket_notification');
@@ -424,6 +427,13 @@ export const eventsWired: Invariant = (module) => {
   ]);
   const notified = topicBlocks.filter((topic) => strings(topic.events).includes('s3:ObjectCreated:*'));
   if (notified.length === 0) violations.push('no bucket notification sends s3:ObjectCreated:* to a topic');
+  for (const topic of notified) {
+    if (!strings(topic.events).includes('s3:ObjectRemoved:*')) {
+      violations.push(
+        `notification ${String(topic.id)}: sends s3:ObjectCreated:* but not s3:ObjectRemoved:*`,
+      );
+    }
+  }
   const topics = resources(module, 'aws_sns_topic').filter(({ address }) =>
     notified.some((topic) => mentions(topic.topic_arn, address)),
   );
@@ -1244,6 +1254,91 @@ export const uploadsSignedForTheirPrefixOnly: Invariant = (module) => {
   return violations;
 };
 
+/**
+ * Deletes (issue #12): the thumbnail role may delete in the thumbnails bucket (a deleted
+ * original's renditions and records), the alt-text role only the content-hash records; both may
+ * tag, but only with the tombstone tag (s3:PutObjectTagging is needed to write a tag with an
+ * object); and a lifecycle rule expires what carries that tag in the thumbnails and alt-text
+ * buckets, after var.tombstone_expiration_days.
+ */
+export const deletes: Invariant = (module) => {
+  const violations: string[] = [];
+  const statementsOfDocument = (name: string) => {
+    const document = module.data.aws_iam_policy_document?.[name];
+    return document ? statementsOf(document) : [];
+  };
+  const grants = (name: string, action: string, resource: string) =>
+    statementsOfDocument(name).some(
+      (statement) =>
+        statement.effect === 'Allow' &&
+        strings(statement.actions).includes(action) &&
+        strings(statement.resources).includes(resource),
+    );
+  if (!grants('thumbnail', 's3:DeleteObject', '${local.bucket_arns.thumbnails}/*')) {
+    violations.push('data.aws_iam_policy_document.thumbnail: no s3:DeleteObject on the thumbnails bucket');
+  }
+  if (!grants('alt_text', 's3:DeleteObject', '${local.bucket_arns.alt_text}/by-content/*')) {
+    violations.push('data.aws_iam_policy_document.alt_text: no s3:DeleteObject on by-content/ records');
+  }
+  for (const [name, bucket] of [
+    ['thumbnail', 'thumbnails'],
+    ['alt_text', 'alt_text'],
+  ] as const) {
+    if (!grants(name, 's3:PutObjectTagging', `\${local.bucket_arns.${bucket}}/*`)) {
+      violations.push(`data.aws_iam_policy_document.${name}: no s3:PutObjectTagging for its tombstones`);
+    }
+  }
+  for (const { address, block } of identityDocuments(module)) {
+    for (const statement of statementsOf(block)) {
+      if (!strings(statement.actions).includes('s3:PutObjectTagging')) continue;
+      const onlyTombstones =
+        statement.conditions.some(
+          (condition) =>
+            condition.test === 'StringEquals' &&
+            condition.variable === 's3:RequestObjectTag/thumbnailer' &&
+            strings(condition.values).join() === 'tombstone',
+        ) &&
+        statement.conditions.some(
+          (condition) =>
+            condition.test === 'ForAllValues:StringEquals' &&
+            condition.variable === 's3:RequestObjectTagKeys' &&
+            strings(condition.values).join() === 'thumbnailer',
+        );
+      if (!onlyTombstones) {
+        violations.push(
+          `${address} ${sidOf(statement) || 'a statement'}: tags objects with any tag, not only thumbnailer=tombstone`,
+        );
+      }
+    }
+  }
+  const expiring = resources(module, 'aws_s3_bucket_lifecycle_configuration').flatMap(({ block }) =>
+    blocks(block.dynamic as Block | undefined, 'rule')
+      .filter(
+        (generator) =>
+          /"thumbnails"/.test(String(generator.for_each)) &&
+          /"alt_text"/.test(String(generator.for_each)) &&
+          mentions(generator.for_each, 'var.tombstone_expiration_days'),
+      )
+      .flatMap((generator) => blocks(generator, 'content')),
+  );
+  const expires = expiring.some((rule) => {
+    const tag = blocks(blocks(rule, 'filter')[0], 'tag')[0];
+    const expiration = blocks(rule, 'expiration')[0];
+    return (
+      tag?.key === 'thumbnailer' &&
+      tag?.value === 'tombstone' &&
+      rule.status === 'Enabled' &&
+      mentions(expiration?.days, 'rule.value')
+    );
+  });
+  if (!expires) {
+    violations.push(
+      'no lifecycle rule expires objects tagged thumbnailer=tombstone in the thumbnails and alt-text buckets',
+    );
+  }
+  return violations;
+};
+
 export const INVARIANTS = {
   publicAccessBlocked,
   tlsOnlyBuckets,
@@ -1265,6 +1360,7 @@ export const INVARIANTS = {
   operationalAlarms,
   cdnServesThumbnailsOnly,
   uploadsSignedForTheirPrefixOnly,
+  deletes,
   variablesTypedAndDescribed,
   numbersValidated,
   referencesExist,

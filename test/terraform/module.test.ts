@@ -245,11 +245,15 @@ describe('each invariant reports a broken copy', () => {
     ]);
   });
 
-  it('events: the wrong event type, a queue left unsubscribed', async () => {
-    const removed = await withText('events.tf', '"s3:ObjectCreated:*"', '"s3:ObjectRemoved:*"');
+  it('events: the wrong event type, removals not sent, a queue left unsubscribed', async () => {
+    const removed = await withText('events.tf', '"s3:ObjectCreated:*", ', '');
     expect(INVARIANTS.eventsWired(removed)).toContain(
       'no bucket notification sends s3:ObjectCreated:* to a topic',
     );
+    const createdOnly = await withText('events.tf', ', "s3:ObjectRemoved:*"', '');
+    expect(INVARIANTS.eventsWired(createdOnly)).toEqual([
+      expect.stringMatching(/^notification .*: sends s3:ObjectCreated:\* but not s3:ObjectRemoved:\*$/),
+    ]);
     const unsubscribed = withParse((module) => {
       delete module.resource.aws_sns_topic_subscription;
     });
@@ -302,6 +306,57 @@ describe('each invariant reports a broken copy', () => {
     );
     expect(INVARIANTS.leastPrivilegeIam(writesOriginals)).toEqual([
       'data.aws_iam_policy_document.alt_text ReadWriteAltText: writes to the originals bucket',
+    ]);
+  });
+
+  it('deletes: a role that may not delete, tags of any kind, tombstones that never expire', async () => {
+    const noThumbnailDelete = await withText(
+      'iam.tf',
+      'actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]\n    resources = ["${local.bucket_arns.thumbnails}/*"]',
+      'actions   = ["s3:GetObject", "s3:PutObject"]\n    resources = ["${local.bucket_arns.thumbnails}/*"]',
+    );
+    expect(INVARIANTS.deletes(noThumbnailDelete)).toEqual([
+      'data.aws_iam_policy_document.thumbnail: no s3:DeleteObject on the thumbnails bucket',
+    ]);
+    const noContentDelete = await withText(
+      'iam.tf',
+      'resources = ["${local.bucket_arns.alt_text}/by-content/*"]',
+      'resources = ["${local.bucket_arns.alt_text}/by-content/x.json"]',
+    );
+    expect(INVARIANTS.deletes(noContentDelete)).toEqual([
+      'data.aws_iam_policy_document.alt_text: no s3:DeleteObject on by-content/ records',
+    ]);
+    const anyTag = withParse((module) => {
+      const tagging = (data(module, 'aws_iam_policy_document', 'alt_text').statement as Block[]).find(
+        (statement) => statement.sid === 'TagTombstones',
+      ) as Block;
+      tagging.condition = (tagging.condition as Block[]).filter(
+        (condition) => condition.variable !== 's3:RequestObjectTagKeys',
+      );
+    });
+    expect(INVARIANTS.deletes(anyTag)).toEqual([
+      'data.aws_iam_policy_document.alt_text TagTombstones: tags objects with any tag, not only thumbnailer=tombstone',
+    ]);
+    const noTagging = withParse((module) => {
+      const document = data(module, 'aws_iam_policy_document', 'thumbnail');
+      document.statement = (document.statement as Block[]).filter(
+        (statement) => statement.sid !== 'TagTombstones',
+      );
+    });
+    expect(INVARIANTS.deletes(noTagging)).toEqual([
+      'data.aws_iam_policy_document.thumbnail: no s3:PutObjectTagging for its tombstones',
+    ]);
+    const otherTag = await withText('main.tf', 'value = "tombstone"', 'value = "deleted"');
+    expect(INVARIANTS.deletes(otherTag)).toEqual([
+      'no lifecycle rule expires objects tagged thumbnailer=tombstone in the thumbnails and alt-text buckets',
+    ]);
+    const thumbnailsOnly = await withText(
+      'main.tf',
+      'contains(["thumbnails", "alt_text"], each.key)',
+      'each.key == "thumbnails"',
+    );
+    expect(INVARIANTS.deletes(thumbnailsOnly)).toEqual([
+      'no lifecycle rule expires objects tagged thumbnailer=tombstone in the thumbnails and alt-text buckets',
     ]);
   });
 

@@ -76,9 +76,9 @@ describe.skipIf(!available)('terraform CLI with a local AWS provider', () => {
     }
   });
 
-  it('terraform test: defaults, KMS and filters, existing buckets, the CDN, uploads, rejected settings', () => {
+  it('terraform test: defaults (deletes notified, tombstones expiring), KMS and filters, existing buckets, the CDN, uploads, rejected settings', () => {
     const result = terraform(moduleDir(), 'test');
-    expect(result.stdout).toContain('Success! 12 passed, 0 failed.');
+    expect(result.stdout).toContain('Success! 13 passed, 0 failed.');
     expect(result.status).toBe(0);
   });
 

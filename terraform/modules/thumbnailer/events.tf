@@ -7,7 +7,7 @@ locals {
 }
 
 ################################################################################
-# Events topic: the originals bucket's ObjectCreated notifications, and nothing else
+# Events topic: the originals bucket's ObjectCreated and ObjectRemoved notifications, and nothing else
 ################################################################################
 
 resource "aws_sns_topic" "events" {
@@ -63,12 +63,13 @@ resource "aws_s3_bucket_notification" "originals" {
   bucket = local.bucket_ids.originals
 
   # One topic configuration per suffix (S3 has one suffix per filter), or one for every key.
+  # Removals too: a deleted original's thumbnails and alt text are deleted with it.
   dynamic "topic" {
     for_each = length(var.originals_filter_suffixes) > 0 ? var.originals_filter_suffixes : [null]
     content {
       id            = topic.value == null ? "thumbnailer" : "thumbnailer${replace(topic.value, "/[^A-Za-z0-9]/", "-")}"
       topic_arn     = aws_sns_topic.events.arn
-      events        = ["s3:ObjectCreated:*"]
+      events        = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
       filter_prefix = var.originals_filter_prefix
       filter_suffix = topic.value
     }

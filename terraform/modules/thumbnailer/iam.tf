@@ -112,13 +112,32 @@ data "aws_iam_policy_document" "thumbnail" {
   }
 
   # Renditions under K/<revision>/, K/manifest.json (read before its conditional write, for
-  # order) and failures/ records. Delete: the renditions of a revision a newer write replaced
-  # (keys as arbitrary as the originals', so no narrower pattern), and the note of a failed
-  # attempt once a retry succeeds.
+  # order) and failures/ records. Delete: the renditions of a revision a newer write replaced,
+  # and every rendition, failure record, retry note and dead-letter record of a deleted original
+  # (keys as arbitrary as the originals', so no narrower pattern); the note of a failed attempt
+  # once a retry succeeds.
   statement {
     sid       = "ReadWriteThumbnails"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     resources = ["${local.bucket_arns.thumbnails}/*"]
+  }
+
+  # A deleted original's tombstone (K/manifest.json) is written with the tag its expiry rule
+  # filters on, and with no other tag.
+  statement {
+    sid       = "TagTombstones"
+    actions   = ["s3:PutObjectTagging"]
+    resources = ["${local.bucket_arns.thumbnails}/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "s3:RequestObjectTag/thumbnailer"
+      values   = ["tombstone"]
+    }
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "s3:RequestObjectTagKeys"
+      values   = ["thumbnailer"]
+    }
   }
 
   dynamic "statement" {
@@ -165,6 +184,31 @@ data "aws_iam_policy_document" "alt_text" {
     sid       = "ReadWriteAltText"
     actions   = ["s3:GetObject", "s3:PutObject"]
     resources = ["${local.bucket_arns.alt_text}/*"]
+  }
+
+  # A deleted original's text, kept for reuse under its bytes' hash, goes with it (its K.json is
+  # replaced by a tombstone, a write).
+  statement {
+    sid       = "DeleteContentHashRecords"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${local.bucket_arns.alt_text}/by-content/*"]
+  }
+
+  # The tombstone (K.json) is written with the tag its expiry rule filters on, and no other.
+  statement {
+    sid       = "TagTombstones"
+    actions   = ["s3:PutObjectTagging"]
+    resources = ["${local.bucket_arns.alt_text}/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "s3:RequestObjectTag/thumbnailer"
+      values   = ["tombstone"]
+    }
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "s3:RequestObjectTagKeys"
+      values   = ["thumbnailer"]
+    }
   }
 
   # The note of a failed attempt (for the failover's record), cleared once a retry succeeds.

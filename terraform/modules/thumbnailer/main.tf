@@ -135,6 +135,26 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
+  # A delete leaves a tombstone where the image's manifest (K/manifest.json) and alt text (K.json)
+  # were, tagged thumbnailer=tombstone: it keeps creates older than the delete from bringing the
+  # files back, and holds nothing of the image. It goes once no such create can still come.
+  dynamic "rule" {
+    for_each = contains(["thumbnails", "alt_text"], each.key) ? [var.tombstone_expiration_days] : []
+    content {
+      id     = "expire-tombstones"
+      status = "Enabled"
+      filter {
+        tag {
+          key   = "thumbnailer"
+          value = "tombstone"
+        }
+      }
+      expiration {
+        days = rule.value
+      }
+    }
+  }
+
   # Versioning must exist before a rule about noncurrent versions.
   depends_on = [aws_s3_bucket_versioning.originals]
 }

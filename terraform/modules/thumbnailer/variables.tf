@@ -114,6 +114,17 @@ variable "noncurrent_version_expiration_days" {
   }
 }
 
+variable "tombstone_expiration_days" {
+  description = "Days a deleted original's tombstones (its K/manifest.json and K.json, tagged thumbnailer=tombstone, holding only the delete's sequencer and time) stay in the thumbnails and alt-text buckets this module creates. Longer than any event of the key can wait: SQS keeps a message 14 days at most. For a bucket passed in, add the same lifecycle rule yourself."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.tombstone_expiration_days >= 15 && var.tombstone_expiration_days <= 3650 && floor(var.tombstone_expiration_days) == var.tombstone_expiration_days
+    error_message = "tombstone_expiration_days must be a whole number of days from 15 (longer than SQS's longest retention, 14 days) to 3650."
+  }
+}
+
 variable "abort_incomplete_multipart_upload_days" {
   description = "Days after which unfinished multipart uploads are aborted (and their parts deleted) in every created bucket."
   type        = number

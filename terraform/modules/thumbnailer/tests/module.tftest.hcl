@@ -95,8 +95,15 @@ run "defaults" {
     error_message = "bedrock:InvokeModel is not limited to the configured model"
   }
   assert {
-    condition     = length(aws_s3_bucket_notification.originals.topic) == 1 && one(aws_s3_bucket_notification.originals.topic).events == toset(["s3:ObjectCreated:*"])
-    error_message = "the originals bucket does not notify ObjectCreated:* to the topic"
+    condition     = length(aws_s3_bucket_notification.originals.topic) == 1 && one(aws_s3_bucket_notification.originals.topic).events == toset(["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
+    error_message = "the originals bucket does not notify ObjectCreated:* and ObjectRemoved:* to the topic"
+  }
+  assert {
+    condition = alltrue([for role in ["thumbnails", "alt_text"] : length([
+      for rule in aws_s3_bucket_lifecycle_configuration.this[role].rule : rule
+      if rule.id == "expire-tombstones" && try(rule.expiration[0].days, 0) == 30 && try(one(one(rule.filter).tag).key, "") == "thumbnailer" && try(one(one(rule.filter).tag).value, "") == "tombstone"
+    ]) == 1]) && length([for rule in aws_s3_bucket_lifecycle_configuration.this["originals"].rule : rule if rule.id == "expire-tombstones"]) == 0
+    error_message = "tombstones (tag thumbnailer=tombstone) do not expire after 30 days in the thumbnails and alt-text buckets, or a rule touches the originals"
   }
   assert {
     condition     = length(aws_kms_key.this) == 0 && length(aws_sns_topic_subscription.alert_email) == 0
@@ -236,8 +243,8 @@ run "kms_and_filters" {
     error_message = "queues and topics are not encrypted with the created key"
   }
   assert {
-    condition     = length(aws_s3_bucket_notification.originals.topic) == 2 && alltrue([for topic in aws_s3_bucket_notification.originals.topic : topic.filter_prefix == "uploads/"])
-    error_message = "one notification per suffix, each with the prefix"
+    condition     = length(aws_s3_bucket_notification.originals.topic) == 2 && alltrue([for topic in aws_s3_bucket_notification.originals.topic : topic.filter_prefix == "uploads/" && contains(topic.events, "s3:ObjectRemoved:*")])
+    error_message = "one notification per suffix, each with the prefix and the removals"
   }
   assert {
     condition     = length(aws_sns_topic_subscription.alert_email) == 1
@@ -266,6 +273,16 @@ run "rejects_a_short_visibility_timeout" {
   }
 
   expect_failures = [var.visibility_timeout_multiplier]
+}
+
+run "rejects_tombstones_expiring_before_the_last_event" {
+  command = plan
+
+  variables {
+    tombstone_expiration_days = 14
+  }
+
+  expect_failures = [var.tombstone_expiration_days]
 }
 
 run "rejects_packages_of_the_other_architecture" {
