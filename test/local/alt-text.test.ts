@@ -149,7 +149,10 @@ describe('alt text in the local pipeline', () => {
     expect(((await regenerate.json()) as ImageRecord).altText.status).toBe('queued');
     const regenerated = await waitFor(async () => {
       const record = await getImage(service, key);
-      return record.altText.alt === 'Sand dunes at dusk' ? record : undefined;
+      // The text is in the store a moment before its job is marked done: wait for both.
+      return record.altText.alt === 'Sand dunes at dusk' && record.altText.status === 'done'
+        ? record
+        : undefined;
     });
     expect(regenerated.altText).toMatchObject({ status: 'done', edited: false, reused: false });
     expect(model.requests).toHaveLength(2);
