@@ -16,6 +16,7 @@ import {
   RENDITION_CACHE_CONTROL,
 } from '../core/generate-thumbnails.js';
 import { assertSafeKey } from '../core/keys.js';
+import { isTombstone } from '../core/tombstone.js';
 import { deleteImage } from './deletes.js';
 import { imageRecord } from './image-records.js';
 import type { Logger } from './log.js';
@@ -470,6 +471,10 @@ async function getThumbnail(
   // Each processed write has its own revision folder: a rendition's file never changes, while
   // the manifest moves on to the newest.
   const manifest = key.endsWith('/manifest.json');
+  // A deleted image's tombstone keeps the manifest's place for ordering only: nothing to serve.
+  if (manifest && isTombstone(parseJson(file.body))) {
+    throw new HttpError(404, 'NOT_FOUND', `no thumbnail ${JSON.stringify(key)}: the image was deleted`);
+  }
   response.setHeader('Cache-Control', manifest ? MANIFEST_CACHE_CONTROL : RENDITION_CACHE_CONTROL);
   response.setHeader('ETag', file.etag);
   if (request.headers['if-none-match'] === file.etag) {
@@ -544,4 +549,12 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
     'Cache-Control': 'no-store',
   });
   response.end(text);
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
 }

@@ -81,6 +81,9 @@ describe('DELETE /api/images/<key>', () => {
     await waitFor(() => existsSync(path.join(dataDir, 'alt-text', `${key}.json`)));
     const thumb = record.renditions[0]?.url as string;
     expect((await fetch(`${service.url}${thumb}`, { headers: auth })).status).toBe(200);
+    // <key>/<revision>/<file> -> <key>/manifest.json
+    const manifestUrl = `${thumb.slice(0, thumb.lastIndexOf('/', thumb.lastIndexOf('/') - 1))}/manifest.json`;
+    expect((await fetch(`${service.url}${manifestUrl}`, { headers: auth })).status).toBe(200);
 
     const deleted = await del(service, key, auth);
     expect(deleted.status).toBe(204);
@@ -92,6 +95,8 @@ describe('DELETE /api/images/<key>', () => {
     };
     expect(list.images.map((image) => image.key)).not.toContain(key);
     expect((await fetch(`${service.url}${thumb}`, { headers: auth })).status).toBe(404);
+    // The tombstone in the manifest's place is the store's business, not a manifest to serve.
+    expect((await fetch(`${service.url}${manifestUrl}`, { headers: auth })).status).toBe(404);
     // Nothing of the image in the data folder but its two tombstones (and the folder holding each).
     const folder = key.slice(0, key.lastIndexOf('/'));
     expect(await leftOf(dataDir, folder)).toEqual([
