@@ -18,6 +18,7 @@ import { DEFAULT_LIMITS } from '../../src/core/limits.js';
 import type { AltTextImage, AltTextModel, AltTextPrompt, ObjectStore } from '../../src/ports.js';
 import { fixtures } from '../fixtures.js';
 import { tempDir } from '../helpers/local-service.js';
+import { withOverrides } from '../helpers/store-overrides.js';
 
 /** A model that answers from a script and keeps what it was shown. */
 class ScriptedModel implements AltTextModel {
@@ -298,11 +299,7 @@ describe('describeObjectCreated', () => {
 
 /** The store, noting each read it serves (`peek <key>`, `get <key>`). */
 function readsOf(store: ObjectStore, reads: string[]): ObjectStore {
-  return {
-    put: (key, body, options) => store.put(key, body, options),
-    delete: (key) => store.delete(key),
-    list: (prefix) => store.list(prefix),
-    head: (key) => store.head(key),
+  return withOverrides(store, {
     peek: (key, bytes, options) => {
       reads.push(`peek ${key}`);
       return store.peek(key, bytes, options);
@@ -311,5 +308,5 @@ function readsOf(store: ObjectStore, reads: string[]): ObjectStore {
       reads.push(`get ${key}`);
       return store.get(key, options);
     },
-  };
+  });
 }

@@ -21,6 +21,7 @@ import { fixtures } from '../fixtures.js';
 import { listFiles } from '../helpers/files.js';
 import { tempDir } from '../helpers/local-service.js';
 import { defaultOptions } from '../helpers/render.js';
+import { withOverrides } from '../helpers/store-overrides.js';
 
 /**
  * Deletes over real folder stores, in order with creates: the tombstone in the outputs' place,
@@ -208,12 +209,7 @@ describe('deleteThumbnails', () => {
     await originals.put('a.jpg', branches);
     // The delete lands between this create's renditions and its manifest.
     let raced = false;
-    const racing: ObjectStore = {
-      get: (key, options) => thumbnails.get(key, options),
-      peek: (key, bytes, options) => thumbnails.peek(key, bytes, options),
-      head: (key) => thumbnails.head(key),
-      delete: (key) => thumbnails.delete(key),
-      list: (prefix) => thumbnails.list(prefix),
+    const racing = withOverrides(thumbnails, {
       put: async (key: string, body: Buffer, options?: PutOptions) => {
         if (key === 'a.jpg/manifest.json' && !raced) {
           raced = true;
@@ -222,7 +218,7 @@ describe('deleteThumbnails', () => {
         }
         return thumbnails.put(key, body, options);
       },
-    };
+    });
     const outcome = await processObjectCreated(created('a.jpg', WRITE), {
       ...processDeps(),
       thumbnails: racing,
@@ -236,12 +232,7 @@ describe('deleteThumbnails', () => {
   it('a failure record written while the delete runs is taken back', async () => {
     await originals.put('bad.jpg', Buffer.from('not an image at all'));
     let raced = false;
-    const racing: ObjectStore = {
-      get: (key, options) => failures.get(key, options),
-      peek: (key, bytes, options) => failures.peek(key, bytes, options),
-      head: (key) => failures.head(key),
-      delete: (key) => failures.delete(key),
-      list: (prefix) => failures.list(prefix),
+    const racing = withOverrides(failures, {
       put: async (key: string, body: Buffer, options?: PutOptions) => {
         if (key === 'thumbnail/bad.jpg.json' && !raced) {
           raced = true;
@@ -250,7 +241,7 @@ describe('deleteThumbnails', () => {
         }
         return failures.put(key, body, options);
       },
-    };
+    });
     const outcome = await processObjectCreated(created('bad.jpg', WRITE), {
       ...processDeps(),
       failures: racing,

@@ -5,11 +5,12 @@ import { FolderStore } from '../../src/adapters/folder-store.js';
 import type { Manifest } from '../../src/core/manifest.js';
 import { processObjectCreated } from '../../src/core/process-original.js';
 import { putJson } from '../../src/core/store-json.js';
-import type { GetOptions, ObjectStore, PutOptions, StoredObject } from '../../src/ports.js';
+import type { GetOptions, PutOptions, StoredObject } from '../../src/ports.js';
 import { fixtures } from '../fixtures.js';
 import { listFiles } from '../helpers/files.js';
 import { tempDir } from '../helpers/local-service.js';
 import { defaultOptions } from '../helpers/render.js';
+import { withOverrides } from '../helpers/store-overrides.js';
 
 /** The thumbnail use case over real folder stores: order of writes of one key, failures. */
 let folder: Awaited<ReturnType<typeof tempDir>>;
@@ -75,18 +76,13 @@ describe('processObjectCreated', () => {
   it('writes nothing when a newer write of the key was processed while this one rendered', async () => {
     await originals.put('a.jpg', await readFile(fixtures.photo.branches));
     // Another worker finishes the newer write just after this one fetched the original.
-    const racing: ObjectStore = {
-      put: (key, body) => originals.put(key, body),
-      delete: (key) => originals.delete(key),
-      list: (prefix) => originals.list(prefix),
-      peek: (key, bytes, options) => originals.peek(key, bytes, options),
-      head: (key) => originals.head(key),
+    const racing = withOverrides(originals, {
       get: async (key: string, options?: GetOptions): Promise<StoredObject | undefined> => {
         const original = await originals.get(key, options);
         await newerVersionWritten(key);
         return original;
       },
-    };
+    });
     const outcome = await processObjectCreated(event('a.jpg', OLDER), {
       originals: racing,
       thumbnails,
@@ -106,12 +102,7 @@ describe('processObjectCreated', () => {
     // Another worker publishes the newer write's manifest just as this one writes its own: the
     // conditional write is refused (412), read again, and this older write gives way.
     let raced = false;
-    const racing: ObjectStore = {
-      get: (key, options) => thumbnails.get(key, options),
-      peek: (key, bytes, options) => thumbnails.peek(key, bytes, options),
-      head: (key) => thumbnails.head(key),
-      delete: (key) => thumbnails.delete(key),
-      list: (prefix) => thumbnails.list(prefix),
+    const racing = withOverrides(thumbnails, {
       put: async (key: string, body: Buffer, options?: PutOptions) => {
         if (key === 'a.jpg/manifest.json' && !raced) {
           raced = true;
@@ -119,7 +110,7 @@ describe('processObjectCreated', () => {
         }
         return thumbnails.put(key, body, options);
       },
-    };
+    });
     const outcome = await processObjectCreated(event('a.jpg', OLDER), {
       originals,
       thumbnails: racing,

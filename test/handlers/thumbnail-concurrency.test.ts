@@ -11,6 +11,7 @@ import type { ObjectStore } from '../../src/ports.js';
 import { fixtures } from '../fixtures.js';
 import { tempDir } from '../helpers/local-service.js';
 import { defaultOptions } from '../helpers/render.js';
+import { withOverrides } from '../helpers/store-overrides.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -90,12 +91,7 @@ describe('records of a batch share the vCPUs', () => {
     // so the records in flight are counted where they stand.
     const held: (() => void)[] = [];
     const firstRead = new Set<string>();
-    const gated: ObjectStore = {
-      put: (key, body, options) => thumbnails.put(key, body, options),
-      peek: (key, bytes, options) => thumbnails.peek(key, bytes, options),
-      head: (key) => thumbnails.head(key),
-      delete: (key) => thumbnails.delete(key),
-      list: (prefix) => thumbnails.list(prefix),
+    const gated = withOverrides(thumbnails, {
       get: async (key, options) => {
         if (key.endsWith('/manifest.json') && !firstRead.has(key)) {
           firstRead.add(key);
@@ -103,7 +99,7 @@ describe('records of a batch share the vCPUs', () => {
         }
         return thumbnails.get(key, options);
       },
-    };
+    });
     const batch = handlerWith(2, gated)({ Records: keys.map(sqsRecord) } as unknown as SQSEvent);
     let most = 0;
     for (let released = 0; released < keys.length; ) {
