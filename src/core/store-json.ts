@@ -29,10 +29,15 @@ export async function readJson<T>(
 ): Promise<{ value: T | undefined; etag: string } | undefined> {
   const stored = await store.get(key);
   if (!stored) return undefined;
+  return { value: parseJson<T>(stored.body), etag: stored.etag };
+}
+
+/** A stored JSON document's value, or undefined when it cannot be parsed. */
+export function parseJson<T>(body: Buffer): T | undefined {
   try {
-    return { value: JSON.parse(stored.body.toString('utf8')) as T, etag: stored.etag };
+    return JSON.parse(body.toString('utf8')) as T;
   } catch {
-    return { value: undefined, etag: stored.etag };
+    return undefined;
   }
 }
 

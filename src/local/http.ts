@@ -16,6 +16,7 @@ import {
   RENDITION_CACHE_CONTROL,
 } from '../core/generate-thumbnails.js';
 import { assertSafeKey } from '../core/keys.js';
+import { parseJson } from '../core/store-json.js';
 import { isTombstone } from '../core/tombstone.js';
 import { deleteImage } from './deletes.js';
 import { imageRecord } from './image-records.js';
@@ -549,12 +550,4 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
     'Cache-Control': 'no-store',
   });
   response.end(text);
-}
-
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
 }
