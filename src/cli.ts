@@ -11,6 +11,7 @@ import { SERVE } from './cli/serve-options.js';
 import { UsageError } from './cli/usage-error.js';
 import { WORKER } from './cli/worker-options.js';
 import { InvalidConfigError } from './core/errors.js';
+import { printable } from './core/printable.js';
 import { GENERATOR_VERSION } from './version.js';
 
 type Env = NodeJS.ProcessEnv;
@@ -68,7 +69,7 @@ main(argv, process.env).then(
     // A usage mistake names the command it was made in, and points at that command's help.
     const command = usage ? findCommand(argv[0])?.name : undefined;
     process.stderr.write(
-      `thumbnailer${command ? ` ${command}` : ''}: ${(error as Error).message ?? error}\n`,
+      `thumbnailer${command ? ` ${command}` : ''}: ${printable(String((error as Error).message ?? error))}\n`,
     );
     if (usage) process.stderr.write(`Run "thumbnailer help${command ? ` ${command}` : ''}" for usage.\n`);
     process.exitCode = usage ? 2 : 1;

@@ -15,6 +15,7 @@ import {
   listOriginals,
 } from '../core/backfill.js';
 import { parsePresetList } from '../core/presets.js';
+import { printable } from '../core/printable.js';
 import { RateLimiter } from '../core/rate-limit.js';
 import { s3ClientFromEnv, sqsClientFromEnv, thumbnailFailuresFromEnv } from '../handlers/environment.js';
 import type { BACKFILL } from './backfill-options.js';
@@ -64,7 +65,7 @@ export async function runBackfill(parsed: Parsed, env: NodeJS.ProcessEnv = proce
     progress.finish();
     process.stderr.write(`${describe(summary)}\n`);
     for (const error of summary.errors)
-      process.stderr.write(`  ${error.key}: ${error.code} ${error.message}\n`);
+      process.stderr.write(`  ${printable(error.key)}: ${error.code} ${printable(error.message)}\n`);
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     return summary.errors.length === 0 ? 0 : 1;
   } finally {

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../config.js';
 import { parsePresetList } from '../core/presets.js';
+import { printable } from '../core/printable.js';
 import { configureSharp } from '../core/render.js';
 import { generateBatch } from './generate.js';
 import type { GENERATE } from './generate-options.js';
@@ -37,10 +38,10 @@ export async function runGenerate(
   const seconds = summary.elapsedMs / 1000;
   process.stderr.write(
     `${summary.processed} of ${summary.total} images processed in ${seconds.toFixed(1)} s` +
-      ` (${(summary.total / Math.max(seconds, 0.001)).toFixed(1)} img/s), ${summary.failed.length} failed; output in ${out}\n`,
+      ` (${(summary.total / Math.max(seconds, 0.001)).toFixed(1)} img/s), ${summary.failed.length} failed; output in ${printable(out)}\n`,
   );
   for (const failure of summary.failed) {
-    process.stderr.write(`  ${failure.input}: ${failure.code} ${failure.message}\n`);
+    process.stderr.write(`  ${printable(failure.input)}: ${failure.code} ${printable(failure.message)}\n`);
   }
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   return summary.failed.length === 0 ? 0 : 1;

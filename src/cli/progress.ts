@@ -1,3 +1,5 @@
+import { printable } from '../core/printable.js';
+
 /**
  * Batch progress on stderr: a redrawn bar with count, rate and ETA on a terminal, one plain
  * line per finished file otherwise (logs, CI, pipes).
@@ -23,11 +25,11 @@ export class ProgressReporter {
     this.done += 1;
     if (!this.interactive) {
       this.stream.write(
-        `[${this.done}/${this.total}] ${event.ok ? 'ok' : 'FAILED'} ${event.key}${event.detail ? `: ${event.detail}` : ''}\n`,
+        `[${this.done}/${this.total}] ${event.ok ? 'ok' : 'FAILED'} ${printable(event.key)}${event.detail ? `: ${printable(event.detail)}` : ''}\n`,
       );
       return;
     }
-    if (!event.ok) this.stream.write(`\r\x1b[2KFAILED ${event.key}: ${event.detail}\n`);
+    if (!event.ok) this.stream.write(`\r\x1b[2KFAILED ${printable(event.key)}: ${printable(event.detail)}\n`);
     const now = Date.now();
     if (now - this.lastDraw >= 100 || this.done === this.total || !event.ok) {
       this.lastDraw = now;

@@ -1,5 +1,6 @@
 import { InvalidKeyError } from './errors.js';
 import { EXTENSIONS, type Preset } from './presets.js';
+import { UNPRINTABLE } from './printable.js';
 
 /** S3's own ceiling on key length, in UTF-8 bytes. */
 const MAX_KEY_BYTES = 1024;
@@ -47,14 +48,13 @@ export function manifestKey(sourceKey: string): string {
 
 /**
  * What remains of a client's file name once it is only a name: the last path segment, without
- * control characters, trimmed, at most 200 UTF-8 bytes (extension kept); `upload` when nothing
- * is left. Names
- * like `.` or `..` never survive.
+ * control characters or bidirectional formatting characters (an override would show
+ * `photo\u202egpj.exe` as `photoexe.jpg`), trimmed, at most 200 UTF-8 bytes (extension kept);
+ * `upload` when nothing is left. Names like `.` or `..` never survive.
  */
 export function sanitizeFileName(name: string): string {
   const last = name.split(/[/\\]/).pop() ?? '';
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we strip
-  let clean = last.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  let clean = last.replace(UNPRINTABLE, '').trim();
   if (Buffer.byteLength(clean, 'utf8') > 200) {
     // Shorten the stem, keep the extension: `very-long….jpg`.
     const dot = clean.lastIndexOf('.');

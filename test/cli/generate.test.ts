@@ -291,6 +291,18 @@ describe('thumbnailer generate: exit status and outputs', () => {
     expect(summaryOf(json)).toMatchObject({ total: 2, processed: 2, failed: [] });
   });
 
+  it('prints file names with control and bidi formatting characters escaped, never raw', async () => {
+    const dir = await scenario('unprintable-names');
+    // An escape sequence that would recolour the terminal, a carriage return that would overwrite
+    // the line, and a right-to-left override that would show "gpj.exe" as "exe.jpg".
+    const name = 'bad\x1b[31mred\rcover\u202egpj.exe.jpg';
+    await layOut(dir, { [`in/${name}`]: fixtures.hostile.truncatedProgressive });
+    const result = await runCli(['generate', 'in', '--out', 'out', '--concurrency', '1'], dir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).not.toMatch(/[\x1b\r\u202e]/);
+    expect(result.stderr).toContain('bad\\x1b[31mred\\rcover\\u202egpj.exe.jpg');
+  });
+
   it('with --concurrency 1, reports the files in walk order', async () => {
     const dir = await scenario('ordered');
     await layOut(dir, {

@@ -58,6 +58,8 @@ describe('upload keys', () => {
     ['C:\\\\Users\\\\me\\\\b.png', 'b.png'],
     ['bad\u0000na\nme.jpg', 'badname.jpg'],
     ['  spaced.jpg  ', 'spaced.jpg'],
+    ['photo\u202egpj.exe', 'photogpj.exe'],
+    ['\u2067isolated\u2069\u200f.png', 'isolated.png'],
     ['..', 'upload'],
     ['', 'upload'],
     ['dir/', 'upload'],
