@@ -1,11 +1,9 @@
-import type { FolderStore } from '../adapters/folder-store.js';
-import type { JobRow, QueueName, SqliteQueue } from '../adapters/sqlite-queue.js';
 import { describeObjectCreated } from '../core/alt-text.js';
 import { classifyError, MAX_RETRY_AFTER_MS, retryAfterMsOf } from '../core/errors.js';
 import { renderOriginal } from '../core/process-original.js';
 import type { RenderOptions } from '../core/render.js';
 import { putJson } from '../core/store-json.js';
-import type { AltTextModel } from '../ports.js';
+import type { AltTextModel, ImageCatalogue, Job, JobQueue, ObjectStore, QueueName } from '../ports.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -16,11 +14,13 @@ import type { Metrics } from './metrics.js';
  * native thread pool, so the event loop (the HTTP API) stays free.
  */
 export interface WorkerDeps {
-  queue: SqliteQueue;
-  originals: FolderStore;
-  thumbnails: FolderStore;
-  failures: FolderStore;
-  altText: FolderStore;
+  jobs: JobQueue;
+  /** The ETag each image was recorded with: the bytes its jobs read. */
+  catalogue: Pick<ImageCatalogue, 'image'>;
+  originals: ObjectStore;
+  thumbnails: ObjectStore;
+  failures: ObjectStore;
+  altText: ObjectStore;
   /** Undefined: no provider configured (the records say "not-configured"). */
   altTextModel?: AltTextModel;
   altTextLanguage?: string;
@@ -62,9 +62,9 @@ export class LocalWorkers {
     await Promise.all(this.running);
   }
 
-  private async loop(queue: QueueName, handle: (job: JobRow) => Promise<string | null>): Promise<void> {
+  private async loop(queue: QueueName, handle: (job: Job) => Promise<string | null>): Promise<void> {
     while (!this.stopping) {
-      const job = this.deps.queue.lease(queue);
+      const job = this.deps.jobs.lease(queue);
       if (!job) {
         await this.sleep(queue);
         continue;
@@ -72,12 +72,12 @@ export class LocalWorkers {
       const started = process.hrtime.bigint();
       try {
         const outcome = await handle(job);
-        this.deps.queue.complete(job, outcome);
+        this.deps.jobs.complete(job, outcome);
         this.deps.log.log('info', 'job done', { queue, key: job.key, attempt: job.attempts, outcome });
       } catch (thrown) {
         const error = classifyError(thrown);
         const retryAfterMs = retryAfterMsOf(error);
-        const state = this.deps.queue.fail(job, { ...error.toJSON(), retryAfterMs });
+        const state = this.deps.jobs.fail(job, { ...error.toJSON(), retryAfterMs });
         this.deps.log.log(state === 'dead' ? 'error' : 'warn', 'job failed', {
           queue,
           key: job.key,
@@ -88,7 +88,7 @@ export class LocalWorkers {
           ...(state === 'queued' && {
             retryInMs:
               retryAfterMs === undefined
-                ? this.deps.queue.retryDelay(job)
+                ? this.deps.jobs.retryDelay(job)
                 : Math.min(retryAfterMs, MAX_RETRY_AFTER_MS),
           }),
         });
@@ -99,16 +99,16 @@ export class LocalWorkers {
     }
   }
 
-  private async thumbnail(job: JobRow): Promise<null> {
-    const etag = this.deps.queue.image(job.key)?.etag;
+  private async thumbnail(job: Job): Promise<null> {
+    const etag = this.deps.catalogue.image(job.key)?.etag;
     await renderOriginal({ bucket: 'originals', key: job.key, ...(etag && { etag }) }, this.deps);
     return null;
   }
 
   /** The same use case as the alt-text Lambda: a separate queue, so a slow model never holds up thumbnails. */
-  private async altText(job: JobRow): Promise<string> {
-    const { queue, originals, altText, altTextModel, altTextLanguage, render } = this.deps;
-    const image = queue.image(job.key);
+  private async altText(job: Job): Promise<string> {
+    const { catalogue, originals, altText, altTextModel, altTextLanguage, render } = this.deps;
+    const image = catalogue.image(job.key);
     const result = await describeObjectCreated(
       { key: job.key, ...(image?.etag && { etag: image.etag }) },
       { originals, altText, model: altTextModel, language: altTextLanguage, image: render },
@@ -122,7 +122,7 @@ export class LocalWorkers {
    */
   private async failover(): Promise<void> {
     while (!this.stopping) {
-      const dead = this.deps.queue.unrecordedDeadLetters();
+      const dead = this.deps.jobs.unrecordedDeadLetters();
       if (dead.length === 0) {
         await this.sleep();
         continue;
@@ -131,7 +131,7 @@ export class LocalWorkers {
         try {
           const recordKey = `${job.queue}/${job.key}.json`;
           await putJson(this.deps.failures, recordKey, failureRecord(job));
-          if (!this.deps.queue.markFailureRecorded(job.id)) {
+          if (!this.deps.jobs.markFailureRecorded(job.id)) {
             // The image was deleted while its record was written: nothing of it stays.
             await this.deps.failures.delete(recordKey);
             continue;
@@ -160,7 +160,7 @@ export class LocalWorkers {
   private sleep(queue?: QueueName): Promise<void> {
     if (this.stopping) return Promise.resolve();
     const idle = this.deps.idlePollMs ?? 1000;
-    const due = queue ? this.deps.queue.nextDue(queue) : undefined;
+    const due = queue ? this.deps.jobs.nextDue(queue) : undefined;
     const wait = due === undefined ? idle : Math.max(10, Math.min(idle, due - Date.now()));
     return new Promise((resolve) => {
       const wakeUp = () => {
@@ -174,7 +174,7 @@ export class LocalWorkers {
   }
 }
 
-export function failureRecord(job: JobRow): Record<string, unknown> {
+export function failureRecord(job: Job): Record<string, unknown> {
   return {
     id: job.id,
     queue: job.queue,
