@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { editAltText, requestRegeneration } from '../core/alt-text.js';
 import { DESCRIPTION_MAX_LENGTH } from '../core/alt-text-prompt.js';
-import { classifyError, ThumbnailerError } from '../core/errors.js';
+import { classifyError, retryCanSucceed, ThumbnailerError } from '../core/errors.js';
 import {
   CONTENT_TYPES,
   MANIFEST_CACHE_CONTROL,
@@ -191,6 +191,7 @@ async function handle(request: IncomingMessage, response: ServerResponse, deps: 
       code: job.errorCode,
       message: job.errorMessage,
       attempts: job.attempts,
+      retryable: retryCanSucceed(job.errorCode),
       firstReceivedAt: job.firstReceivedAt && new Date(job.firstReceivedAt).toISOString(),
       lastReceivedAt: job.lastReceivedAt && new Date(job.lastReceivedAt).toISOString(),
     }));

@@ -1,4 +1,5 @@
 import { type AltTextRecord, readAltTextRecord } from '../core/alt-text.js';
+import { retryCanSucceed } from '../core/errors.js';
 import { manifestKey } from '../core/keys.js';
 import type { Manifest } from '../core/manifest.js';
 import { isTombstone, type Tombstone } from '../core/tombstone.js';
@@ -16,7 +17,20 @@ export interface ImageRecord {
   renditions: (Manifest['renditions'][number] & { url: string })[];
   placeholder: Manifest['placeholder'] | null;
   altText: AltTextView;
-  failure: { id: number; code: string | null; message: string | null; attempts: number } | null;
+  /** Why the thumbnails failed, once their job is dead; `retryable`: whether a retry could succeed. */
+  failure: FailureView | null;
+}
+
+/**
+ * A dead letter as the API shows it. `retryable` is false when the original itself is at fault
+ * (not an image, corrupt, too large...): a retry would fail the same way (retryCanSucceed).
+ */
+export interface FailureView {
+  id: number;
+  code: string | null;
+  message: string | null;
+  attempts: number;
+  retryable: boolean;
 }
 
 /**
@@ -76,6 +90,7 @@ export async function imageRecord(
             code: thumbnailJob.errorCode,
             message: thumbnailJob.errorMessage,
             attempts: thumbnailJob.attempts,
+            retryable: retryCanSucceed(thumbnailJob.errorCode),
           }
         : null,
   };

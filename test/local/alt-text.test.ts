@@ -203,9 +203,17 @@ describe('alt text in the local pipeline', () => {
       existsSync(failureFile) ? readFile(failureFile, 'utf8') : undefined,
     );
     expect(JSON.parse(written)).toMatchObject({
+      schemaVersion: 1,
       queue: 'alt-text',
       key,
       attempts: 1,
+      // Not the image's fault: once the key is fixed, a retry can succeed.
+      error: { code: 'PROVIDER_AUTH', retryable: true },
+    });
+    // The same outcome rule as the alt-text Lambda: the failure is written where the text would be.
+    expect(JSON.parse(await readFile(storeFile(key), 'utf8'))).toMatchObject({
+      key,
+      status: 'failed',
       error: { code: 'PROVIDER_AUTH' },
     });
   });
