@@ -183,3 +183,151 @@ export interface PresignedPost {
 export interface UploadPresigner {
   presignPost(conditions: UploadConditions): Promise<PresignedPost>;
 }
+
+/**
+ * The local deployment's side of the queues (`thumbnailer serve`): what SQS, the S3 notification
+ * and the image list are on AWS. Synchronous, because their one adapter is SQLite in the same
+ * process (src/adapters/sqlite-*.ts), whose transactions are what make an upload and its jobs,
+ * or a delete and its jobs, one step.
+ */
+export type QueueName = 'thumbnail' | 'alt-text';
+export const QUEUES: readonly QueueName[] = ['thumbnail', 'alt-text'];
+export type JobState = 'queued' | 'leased' | 'done' | 'dead';
+
+/** One image's job in one queue, as leased, failed or listed. */
+export interface Job {
+  id: number;
+  queue: QueueName;
+  key: string;
+  state: JobState;
+  /** What the use case answered when it was done (the alt-text outcome), else null. */
+  outcome: string | null;
+  /** Receives so far (SQS's ApproximateReceiveCount). */
+  attempts: number;
+  availableAt: number;
+  /** Names the lease: only its holder may complete or fail the job. */
+  leaseToken: string | null;
+  firstReceivedAt: number | null;
+  lastReceivedAt: number | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  /** A dead job whose failure record the failover worker has written. */
+  failureRecorded: boolean;
+}
+
+/** An error as a failed attempt reports it: `retryAfterMs` when the error said when to come back. */
+export interface JobError {
+  code: string;
+  message: string;
+  retryable: boolean;
+  retryAfterMs?: number;
+}
+
+/**
+ * The jobs: leases with a visibility timeout, attempts, backoff and dead letters. A job exists
+ * from its image's record on (ImageCatalogue.recordUpload) until the image is forgotten.
+ */
+export interface JobQueue {
+  /** The next due job of `queue` (or one whose lease expired), leased: counted as a receive. */
+  lease(queue: QueueName): Job | undefined;
+  /** Pushes the lease's expiry back; false when the lease was lost. */
+  extendLease(job: Job): boolean;
+  /** Done; false when the lease was lost meanwhile (the job was leased again, or forgotten). */
+  complete(job: Job, outcome?: string | null): boolean;
+  /**
+   * A failed attempt: dead for a permanent error or the last attempt, else queued again after a
+   * backoff (or the error's Retry-After). The job's new state; undefined when the lease was lost.
+   */
+  fail(job: Job, error: JobError): JobState | undefined;
+  /** The backoff `fail` gives a retryable error without a Retry-After after this attempt. */
+  retryDelay(job: Pick<Job, 'attempts'>): number;
+  /** A done or dead job of `key` queued again with a fresh budget; `busy` when one is waiting or running. */
+  requeue(queue: QueueName, key: string): Job | 'busy' | undefined;
+  jobsFor(key: string): Job[];
+  /** When the next job of `queue` is due (or a lease expires), for a worker to sleep until then. */
+  nextDue(queue: QueueName): number | undefined;
+  /** Jobs leased now: at start-up, the work of a process that is gone. */
+  leasedJobs(): Job[];
+  /** At start-up: every lease is void, its job due now. Returns how many. */
+  releaseAllLeases(): number;
+  /** Dead jobs whose failure record is not written yet, oldest first. */
+  unrecordedDeadLetters(limit?: number): Job[];
+  /** False when the job is gone (its image forgotten): its record is then not wanted. */
+  markFailureRecorded(jobId: number): boolean;
+  /** Every dead job with its image's name, newest first. */
+  deadLetters(): (Job & { name: string })[];
+  /** A dead job queued again with a fresh attempt budget; undefined when it is not dead. */
+  redrive(jobId: number): Job | undefined;
+  /** How many jobs are in each queue and state, for /metrics. */
+  jobCounts(): { queue: QueueName; state: JobState; count: number }[];
+}
+
+/** An image the local service took in: its original is `key` in the originals store. */
+export interface CatalogedImage {
+  /** Its place in the catalogue: newer images have higher ones (the page's cursor). */
+  seq: number;
+  key: string;
+  name: string;
+  bytes: number;
+  /** The original's ETag (quoted MD5): the bytes its jobs read. */
+  etag: string;
+  mediaType: string;
+  uploadedAt: number;
+}
+
+export type NewImage = Omit<CatalogedImage, 'seq' | 'uploadedAt'>;
+
+/** The images the local service knows: the image list a store of originals cannot give. */
+export interface ImageCatalogue {
+  /** Records an image and queues its jobs (one per queue given), in one step. */
+  recordUpload(image: NewImage, queues?: readonly QueueName[]): CatalogedImage;
+  image(key: string): CatalogedImage | undefined;
+  /** Newest first; `beforeSeq` is the cursor (the last seq of the previous page). */
+  images(limit: number, beforeSeq?: number): CatalogedImage[];
+  imageCount(): number;
+  /** The image and every job of it leave, in one step (a job still running finds its lease gone). */
+  forget(key: string): void;
+}
+
+/**
+ * The deletes asked for: noted before any file goes, so that a service that dies midway finishes
+ * them at its next start, and kept a while so that a second DELETE is no "unknown key".
+ */
+export interface DeletionLog {
+  beginDeletion(key: string): void;
+  deletionOf(key: string): { key: string; requestedAt: number } | undefined;
+  /** Deletes asked for whose image is still recorded: cut short, to be finished. */
+  unfinishedDeletions(): string[];
+  /** Every key whose delete was asked for, finished or not. */
+  deletions(): string[];
+  /** Finished deletes asked for before `before` (epoch ms): their tombstones may go. */
+  expiredDeletions(before: number, limit?: number): string[];
+  dropDeletion(key: string): void;
+}
+
+/** A file of the watched folder, as it was when it was taken in (or refused). */
+export interface InboxEntry {
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** The watched folder's bookkeeping: each version of a file (path, size, mtime) is taken in once. */
+export interface InboxLedger {
+  seen(entry: InboxEntry): boolean;
+  /** A file that is no image: refused once, not on every scan. */
+  recordRefusal(entry: InboxEntry): void;
+  /** The file and its image (with its jobs), in one step. */
+  recordUpload(entry: InboxEntry, image: NewImage): CatalogedImage;
+}
+
+/**
+ * An ObjectStore whose objects are files (the local folders): a received upload is moved in
+ * rather than copied, and a large original is streamed out from its file.
+ */
+export interface FileStore extends ObjectStore {
+  /** Moves `file` (on the same filesystem) into the store as `key`. */
+  adopt(key: string, file: string): Promise<void>;
+  /** The file behind `key`, checked like every other access. */
+  pathOf(key: string): Promise<string>;
+}

@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FolderStore } from '../adapters/folder-store.js';
 import { S3Store } from '../adapters/s3-store.js';
-import { SqliteQueue, SqliteThumbnailQueue } from '../adapters/sqlite-queue.js';
+import { openSqliteQueue } from '../adapters/sqlite-queue.js';
+import { SqliteThumbnailQueue } from '../adapters/sqlite-thumbnail-queue.js';
 import { SqsThumbnailQueue } from '../adapters/sqs-thumbnail-queue.js';
 import { loadConfig } from '../config.js';
 import {
@@ -98,14 +99,14 @@ async function local({ values, from }: Parsed, dryRun: boolean): Promise<Target>
       `${dataDir} has no queue.sqlite: run "thumbnailer serve --data ${dataDir}" once first`,
     );
   }
-  const queue = dryRun ? undefined : new SqliteQueue(databaseFile);
+  const queue = dryRun ? undefined : openSqliteQueue(databaseFile);
   const store = (name: string) => new FolderStore(path.join(dataDir, name));
   return {
     deps: {
       originals: store('originals'),
       thumbnails: store('thumbnails'),
       failures: store('failures'),
-      ...(queue && { queue: new SqliteThumbnailQueue(queue) }),
+      ...(queue && { queue: new SqliteThumbnailQueue(queue.jobs) }),
     },
     where: dataDir,
     close: () => queue?.close(),

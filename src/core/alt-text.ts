@@ -7,6 +7,7 @@ import { altTextPrompt, DEFAULT_LANGUAGE } from './alt-text-prompt.js';
 import type { CpuSlots, SlotOptions } from './cpu-slots.js';
 import { checkHead } from './decode.js';
 import { OriginalMissingError, PreconditionFailedError, type ThumbnailerError } from './errors.js';
+import { type FailureOutcome, failureOutcome } from './failures.js';
 import { SNIFF_BYTES } from './formats.js';
 import { assertSafeKey } from './keys.js';
 import type { Limits } from './limits.js';
@@ -277,10 +278,26 @@ async function reusable(
 }
 
 /**
- * Where there is no dead-letter table to say why (AWS), a permanent failure is written as `K.json`
- * with `"status": "failed"` and the error's code, so that refusals, rejected credentials and
- * quotas are visible where the alt text would be, and the message is not redelivered for
- * nothing. A person's text is never replaced by a failure. Returns whether it was written.
+ * The alt-text use case's outcome rule, for every driver (the alt-text Lambda, the local
+ * alt-text worker): a retryable error (throttling, an outage) is retried, after the provider's
+ * Retry-After when it gave one; a permanent one (a refusal, an invalid answer, rejected
+ * credentials, a quota) is written as K.json `"status": "failed"` (never over a person's text)
+ * and is not retried.
+ */
+export async function settleAltTextFailure(
+  thrown: unknown,
+  event: Pick<ObjectCreated, 'key' | 'etag' | 'sequencer'>,
+  deps: Pick<AltTextDeps, 'altText' | 'now'>,
+): Promise<FailureOutcome> {
+  const outcome = failureOutcome(thrown);
+  if (!outcome.retry) await recordAltTextFailure(deps.altText, event, outcome.error, deps.now?.());
+  return outcome;
+}
+
+/**
+ * A permanent failure is written as `K.json` with `"status": "failed"` and the error's code, so
+ * that refusals, rejected credentials and quotas are visible where the alt text would be, in
+ * both deployments. A person's text is never replaced by a failure. Returns whether it was written.
  */
 export async function recordAltTextFailure(
   store: ObjectStore,

@@ -223,6 +223,34 @@ export function parseRetryAfter(
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/**
+ * Codes of the errors the original itself causes: its bytes, format, size or dimensions, or its
+ * absence. The same original fails the same way however often it is retried; a person must
+ * replace it. Every other failure (a store, the network, the model, credentials, a quota) may
+ * pass, or be fixed around the original, and a retry or redrive may then succeed.
+ */
+const ORIGINAL_AT_FAULT = new Set([
+  'NOT_AN_IMAGE',
+  'UNSUPPORTED_FORMAT',
+  'CORRUPT_IMAGE',
+  'TOO_MANY_PIXELS',
+  'TOO_LARGE',
+  'PROCESSING_TIMEOUT',
+  'INPUT_REFUSED',
+  'INVALID_KEY',
+  'ORIGINAL_MISSING',
+]);
+
+/**
+ * Whether running a failed piece of work again on the same original could succeed: what a
+ * failure record's `error.retryable` says. Not the same as ThumbnailerError.retryable (retried
+ * by itself, with backoff): a rejected credential is not retried automatically, but a retry
+ * succeeds once it is fixed. By code, so that a code stored without its class answers too.
+ */
+export function retryCanSucceed(code: string | null | undefined): boolean {
+  return !ORIGINAL_AT_FAULT.has(code ?? '');
+}
+
 /** libvips messages that mean the input itself is at fault. */
 const CORRUPT_PATTERNS = [
   /corrupt/i,

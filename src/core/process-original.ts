@@ -2,13 +2,20 @@ import type { ObjectCreated } from '../events/object-created.js';
 import { compareSequencers } from '../events/object-created.js';
 import type { ObjectStore } from '../ports.js';
 import type { CpuSlots, SlotOptions } from './cpu-slots.js';
-import { classifyError, OriginalMissingError, type ThumbnailerError } from './errors.js';
+import { OriginalMissingError, type ThumbnailerError } from './errors.js';
+import {
+  failureOutcome,
+  failureRecord,
+  failureRecordKey,
+  REPLACE_THE_ORIGINAL,
+  writeFailureRecord,
+} from './failures.js';
 import { writeThumbnails } from './generate-thumbnails.js';
 import { manifestKey } from './keys.js';
 import type { Manifest } from './manifest.js';
 import { readNamedVersion } from './originals.js';
 import { type RenderOptions, renderImage } from './render.js';
-import { getJson, putJson } from './store-json.js';
+import { getJson } from './store-json.js';
 import { isTombstone, type Tombstone, writtenAfter } from './tombstone.js';
 
 /**
@@ -50,19 +57,17 @@ export async function processObjectCreated(
   options: Pick<SlotOptions, 'hasTimeFor'> = {},
 ): Promise<ProcessOutcome> {
   try {
-    const work = () => renderOriginal(event, deps);
-    return await (deps.slots
-      ? deps.slots.run(work, { timeoutMs: deps.render.limits.timeoutMs, ...options })
-      : work());
+    return await renderObjectCreated(event, deps, options);
   } catch (thrown) {
-    const error = classifyError(thrown);
-    if (error.retryable) throw error;
+    const outcome = failureOutcome(thrown);
+    if (outcome.retry) throw outcome.error;
+    const { error } = outcome;
     // A delete of the key came after this write (the original gone is then no failure of it):
     // nothing of the image is recorded, and a record written as the delete ran is taken back.
     const deleted = await deletedSince(event, deps.thumbnails);
     if (deleted) return deleted;
-    const recordKey = `thumbnail/${event.key}.json`;
-    await putJson(deps.failures, recordKey, failureRecord(event, error, deps.now?.() ?? new Date()));
+    const recordKey = failureRecordKey('thumbnail', event.key);
+    await writeFailureRecord(deps.failures, recordKey, permanentFailure(event, error, deps.now?.()));
     const deletedMeanwhile = await deletedSince(event, deps.thumbnails);
     if (deletedMeanwhile) {
       await deps.failures.delete(recordKey);
@@ -73,10 +78,24 @@ export async function processObjectCreated(
 }
 
 /**
+ * The render of an ObjectCreated event through the CPU slots when there are any (every driver
+ * has them: a time limit hit while sharing the CPU is run again alone), errors thrown as they
+ * come. The local workers call this, and judge what is thrown by the same `failureOutcome`;
+ * their queue records failures its own way (dead letters, then the failover worker).
+ */
+export function renderObjectCreated(
+  event: ObjectCreated,
+  deps: Pick<ProcessDeps, 'originals' | 'thumbnails' | 'render' | 'slots'>,
+  options: Pick<SlotOptions, 'hasTimeFor'> = {},
+): Promise<Exclude<ProcessOutcome, { status: 'failed' }>> {
+  const work = () => renderOriginal(event, deps);
+  return deps.slots ? deps.slots.run(work, { timeoutMs: deps.render.limits.timeoutMs, ...options }) : work();
+}
+
+/**
  * The steps themselves, errors thrown as they come: skip a stale event, fetch the original the
  * event names (refused on its size before it is read), render it, and write the renditions and
- * manifest unless a newer write of the key was processed meanwhile. The local workers call this
- * directly; their queue records failures its own way (dead-letter rows, then the failover).
+ * manifest unless a newer write of the key was processed meanwhile.
  */
 export async function renderOriginal(
   event: ObjectCreated,
@@ -143,20 +162,27 @@ function deletedOutcome(stone: Tombstone, event: ObjectCreated): StaleOutcome | 
   };
 }
 
-function failureRecord(event: ObjectCreated, error: ThumbnailerError, now: Date): Record<string, unknown> {
-  return {
+/** A permanent failure on AWS: not retried, so recorded at once (no dead letter will say it). */
+function permanentFailure(event: ObjectCreated, error: ThumbnailerError, now?: Date) {
+  return failureRecord({
     queue: 'thumbnail',
     key: event.key,
-    bucket: event.bucket,
+    error,
     source: {
-      etag: event.etag,
-      versionId: event.versionId,
-      sequencer: event.sequencer,
-      eventTime: event.eventTime,
+      bucket: event.bucket,
+      ...(event.etag && { etag: event.etag }),
+      ...(event.versionId && { versionId: event.versionId }),
+      ...(event.sequencer && { sequencer: event.sequencer }),
+      ...(event.eventTime && { eventTime: event.eventTime }),
     },
-    error: { code: error.code, message: error.message },
-    permanent: true,
-    recordedAt: now.toISOString(),
-    retry: 'permanent: fix or replace the original, then upload it again (a new ObjectCreated event)',
-  };
+    retry: nextStepAfter(error),
+    ...(now && { recordedAt: now }),
+  });
+}
+
+/** The next step for a permanent thumbnail failure: a new upload (a new ObjectCreated event). */
+function nextStepAfter(error: ThumbnailerError): string {
+  return error.code === 'ORIGINAL_MISSING'
+    ? 'the original is gone: upload it again (a new ObjectCreated event)'
+    : `permanent: ${REPLACE_THE_ORIGINAL} (a new ObjectCreated event)`;
 }

@@ -4,10 +4,11 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSRecord } from 'aws-lambda';
 import type { AlertDigest } from '../core/alert-digest.js';
-import { type AltTextDeps, describeObjectCreated, recordAltTextFailure } from '../core/alt-text.js';
+import { type AltTextDeps, describeObjectCreated, settleAltTextFailure } from '../core/alt-text.js';
 import { CpuSlots } from '../core/cpu-slots.js';
 import { type DeleteOutcome, deleteAltText } from '../core/delete-original.js';
-import { classifyError, MAX_RETRY_AFTER_MS, retryAfterMsOf, type ThumbnailerError } from '../core/errors.js';
+import { classifyError } from '../core/errors.js';
+import type { FailureOutcome } from '../core/failures.js';
 import type { ObjectStore, RedeliveryDelay } from '../ports.js';
 import { alertOnModelRefusal } from './model-alerts.js';
 import { forEachObjectEvent, retryNotes, sourceQueueOf, withMetrics } from './sqs-events.js';
@@ -57,15 +58,15 @@ export function createAltTextHandler(deps: AltTextHandlerDeps): SqsBatchHandler 
         } catch (thrown) {
           // Retryable (throttling, outage): SQS redelivers after the visibility timeout, then the
           // DLQ. Permanent (refusal, credentials, quota): recorded in K.json, not redelivered.
-          const error = classifyError(thrown);
-          if (error.retryable) {
+          const outcome = await settleAltTextFailure(thrown, event, deps);
+          const { error } = outcome;
+          if (outcome.retry) {
             count('RetryableFailures');
             await retries.failed(event.key, error);
-            await holdBack(record, error);
+            await holdBack(record, outcome);
             throw error;
           }
           count('PermanentFailures');
-          await recordAltTextFailure(deps.altText, event, error);
           deps.logger.error('alt text failed', { code: error.code, error: error.message });
           await alertOnModelRefusal(deps, record, event.key, error);
         }
@@ -102,10 +103,9 @@ export function createAltTextHandler(deps: AltTextHandlerDeps): SqsBatchHandler 
     });
   };
   /** A Retry-After sets when SQS shows the message again; without one, its visibility timeout does. */
-  async function holdBack(record: SQSRecord, error: ThumbnailerError): Promise<void> {
-    const retryAfterMs = retryAfterMsOf(error);
-    if (retryAfterMs === undefined || !deps.redelivery) return;
-    const seconds = Math.min(retryAfterMs, MAX_RETRY_AFTER_MS) / 1000;
+  async function holdBack(record: SQSRecord, outcome: FailureOutcome & { retry: true }): Promise<void> {
+    if (outcome.retryAfterMs === undefined || !deps.redelivery) return;
+    const seconds = outcome.retryAfterMs / 1000;
     try {
       await deps.redelivery.delay(
         { queueArn: record.eventSourceARN, receiptHandle: record.receiptHandle },

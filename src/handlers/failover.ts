@@ -2,8 +2,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { AlertDigest, countsByCode, type DigestItem, type DigestSummary } from '../core/alert-digest.js';
+import { deadLetterRecordKey, failureRecord, writeFailureRecord } from '../core/failures.js';
 import { clearRetryNote, type RetryNote, readRetryNote } from '../core/retry-notes.js';
-import { putJson } from '../core/store-json.js';
 import { parseEventDocument } from '../events/object-created.js';
 import type { AlertPublisher, ObjectStore } from '../ports.js';
 import { withMetrics } from './sqs-events.js';
@@ -105,27 +105,32 @@ async function recordFailure(record: SQSRecord, deps: FailoverDeps): Promise<Rec
   const at = (timestamp: string | undefined) =>
     timestamp && Number.isFinite(Number(timestamp)) ? new Date(Number(timestamp)).toISOString() : undefined;
   const lastErrors = await lastErrorsOf(dlq, keys, deps);
-  const failure = {
-    deadLetterQueue: dlq,
-    messageId: record.messageId,
+  const sentAt = at(record.attributes.SentTimestamp);
+  const firstReceivedAt = at(record.attributes.ApproximateFirstReceiveTimestamp);
+  const failure = failureRecord({
+    queue: sourceQueueName(dlq),
+    ...(keys.length === 1 && { key: keys[0] }),
     keys,
-    receiveCount: Number(record.attributes.ApproximateReceiveCount),
-    sentAt: at(record.attributes.SentTimestamp),
-    firstReceivedAt: at(record.attributes.ApproximateFirstReceiveTimestamp),
-    // The last failed receive of the source queue, when its worker could note it.
-    lastFailedAt: lastErrors[0]?.at,
-    recordedAt: (deps.now?.() ?? new Date()).toISOString(),
+    // Only retryable errors are retried until they reach a DLQ: a redrive may succeed.
     error: {
       code: 'RETRIES_EXHAUSTED',
       message: lastErrors[0]
         ? `the message failed on every receive; the last time: ${lastErrors[0].error.code}: ${lastErrors[0].error.message}`
         : 'the message failed on every receive; the function logs (by key) say why',
     },
+    attempts: Number(record.attributes.ApproximateReceiveCount),
+    ...(firstReceivedAt && { firstReceivedAt }),
+    retry: redriveCommand(record.eventSourceARN, deps),
+    deadLetterQueue: dlq,
+    messageId: record.messageId,
+    ...(sentAt && { sentAt }),
+    // The last failed receive of the source queue, when its worker could note it.
+    ...(lastErrors[0] && { lastFailedAt: lastErrors[0].at }),
     ...(lastErrors.length > 0 && { lastErrors }),
-    redrive: redriveCommand(record.eventSourceARN, deps),
     body: record.body,
-  };
-  await putJson(deps.failures, `${dlq}/${record.messageId}.json`, failure);
+    ...(deps.now && { recordedAt: deps.now() }),
+  });
+  await writeFailureRecord(deps.failures, deadLetterRecordKey(dlq, record.messageId), failure);
   return {
     messageId: record.messageId,
     dlq,
@@ -180,14 +185,16 @@ function redriveCommand(dlqArn: string, deps: FailoverDeps): string {
   return `${deps.redriveEnvironment ? `${deps.redriveEnvironment} ` : ''}npx thumbnailer redrive --dlq-url ${url}`;
 }
 
-/**
- * The errors the source queue's worker noted for these keys. A DLQ is named after its source
- * queue (`<queue>-dlq`, as resources.json and the Terraform module name them).
- */
+/** A DLQ is named after its source queue (`<queue>-dlq`, as resources.json and the Terraform module name them). */
+function sourceQueueName(dlq: string): string {
+  return dlq.endsWith('-dlq') ? dlq.slice(0, -'-dlq'.length) : dlq;
+}
+
+/** The errors the source queue's worker noted for these keys. */
 async function lastErrorsOf(dlq: string, keys: string[], deps: FailoverDeps): Promise<RetryNote[]> {
   const store = deps.retryNotes;
   if (!store || !dlq.endsWith('-dlq')) return [];
-  const queue = dlq.slice(0, -'-dlq'.length);
+  const queue = sourceQueueName(dlq);
   const notes: RetryNote[] = [];
   for (const key of keys) {
     try {

@@ -6,6 +6,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { CpuSlots } from '../core/cpu-slots.js';
 import { type DeleteOutcome, deleteThumbnails } from '../core/delete-original.js';
 import { classifyError } from '../core/errors.js';
+import { failureOutcome } from '../core/failures.js';
 import { type ProcessDeps, processObjectCreated } from '../core/process-original.js';
 import type { ObjectStore } from '../ports.js';
 import { forEachObjectEvent, retryNotes, sourceQueueOf, withMetrics } from './sqs-events.js';
@@ -44,8 +45,9 @@ export function createThumbnailHandler(deps: ThumbnailHandlerDeps): SqsBatchHand
       try {
         return await work();
       } catch (thrown) {
-        const error = classifyError(thrown);
-        if (!error.retryable) throw error;
+        const outcome = failureOutcome(thrown);
+        const { error } = outcome;
+        if (!outcome.retry) throw error;
         count('RetryableFailures');
         deps.logger.warn('thumbnail failed, will be retried', { code: error.code, error: error.message });
         await retries.failed(key, error);

@@ -1,11 +1,9 @@
-import type { FolderStore } from '../adapters/folder-store.js';
-import type { SqliteQueue } from '../adapters/sqlite-queue.js';
 import { altTextKey } from '../core/alt-text.js';
 import { deleteAltText, deleteThumbnails } from '../core/delete-original.js';
 import { manifestKey } from '../core/keys.js';
 import { getJson } from '../core/store-json.js';
 import { isTombstone } from '../core/tombstone.js';
-import type { ObjectStore } from '../ports.js';
+import type { DeletionLog, ImageCatalogue, ObjectStore } from '../ports.js';
 
 /**
  * `DELETE /api/images/<key>`: the same delete use cases as the AWS handlers, run at once. The
@@ -16,12 +14,13 @@ import type { ObjectStore } from '../ports.js';
  * removed with the record.
  */
 export interface DeleteDeps {
-  queue: SqliteQueue;
-  originals: FolderStore;
-  thumbnails: FolderStore;
-  altText: FolderStore;
+  /** The catalogue and the deletes asked for (the HTTP routes hand theirs over as they are). */
+  queue: Pick<ImageCatalogue, 'image' | 'forget'> & DeletionLog;
+  originals: ObjectStore;
+  thumbnails: ObjectStore;
+  altText: ObjectStore;
   /** Local failure records, `<queue>/K.json`. */
-  failures: FolderStore;
+  failures: ObjectStore;
 }
 
 /** Deletes asked for within this time are remembered (a second DELETE is no "unknown key"), and their tombstones kept. */

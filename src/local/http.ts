@@ -5,11 +5,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
-import type { FolderStore } from '../adapters/folder-store.js';
-import type { SqliteQueue } from '../adapters/sqlite-queue.js';
 import { editAltText, requestRegeneration } from '../core/alt-text.js';
 import { DESCRIPTION_MAX_LENGTH } from '../core/alt-text-prompt.js';
-import { classifyError, ThumbnailerError } from '../core/errors.js';
+import { classifyError, retryCanSucceed, ThumbnailerError } from '../core/errors.js';
 import {
   CONTENT_TYPES,
   MANIFEST_CACHE_CONTROL,
@@ -18,6 +16,7 @@ import {
 import { assertSafeKey } from '../core/keys.js';
 import { parseJson } from '../core/store-json.js';
 import { isTombstone } from '../core/tombstone.js';
+import type { DeletionLog, FileStore, ImageCatalogue, JobQueue, ObjectStore } from '../ports.js';
 import { deleteImage } from './deletes.js';
 import { imageRecord } from './image-records.js';
 import type { Logger } from './log.js';
@@ -35,12 +34,12 @@ import {
  * store, queue or upload functions; the workers do the rest.
  */
 export interface HttpDeps {
-  queue: SqliteQueue;
-  originals: FolderStore;
-  thumbnails: FolderStore;
-  altText: FolderStore;
+  queue: JobQueue & ImageCatalogue & DeletionLog;
+  originals: FileStore;
+  thumbnails: ObjectStore;
+  altText: ObjectStore;
   /** Failure records: a deleted image's go with it. */
-  failures: FolderStore;
+  failures: ObjectStore;
   uploads: UploadDeps;
   metrics: Metrics;
   log: Logger;
@@ -192,6 +191,7 @@ async function handle(request: IncomingMessage, response: ServerResponse, deps: 
       code: job.errorCode,
       message: job.errorMessage,
       attempts: job.attempts,
+      retryable: retryCanSucceed(job.errorCode),
       firstReceivedAt: job.firstReceivedAt && new Date(job.firstReceivedAt).toISOString(),
       lastReceivedAt: job.lastReceivedAt && new Date(job.lastReceivedAt).toISOString(),
     }));

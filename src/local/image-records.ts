@@ -1,9 +1,9 @@
-import type { FolderStore } from '../adapters/folder-store.js';
-import type { ImageRow, JobRow, SqliteQueue } from '../adapters/sqlite-queue.js';
 import { type AltTextRecord, readAltTextRecord } from '../core/alt-text.js';
+import { retryCanSucceed } from '../core/errors.js';
 import { manifestKey } from '../core/keys.js';
 import type { Manifest } from '../core/manifest.js';
 import { isTombstone, type Tombstone } from '../core/tombstone.js';
+import type { CatalogedImage, Job, JobQueue, ObjectStore } from '../ports.js';
 import { ALT_TEXT_NOT_CONFIGURED } from './workers.js';
 
 /** What the HTTP API says about one image. */
@@ -17,7 +17,20 @@ export interface ImageRecord {
   renditions: (Manifest['renditions'][number] & { url: string })[];
   placeholder: Manifest['placeholder'] | null;
   altText: AltTextView;
-  failure: { id: number; code: string | null; message: string | null; attempts: number } | null;
+  /** Why the thumbnails failed, once their job is dead; `retryable`: whether a retry could succeed. */
+  failure: FailureView | null;
+}
+
+/**
+ * A dead letter as the API shows it. `retryable` is false when the original itself is at fault
+ * (not an image, corrupt, too large...): a retry would fail the same way (retryCanSucceed).
+ */
+export interface FailureView {
+  id: number;
+  code: string | null;
+  message: string | null;
+  attempts: number;
+  retryable: boolean;
 }
 
 /**
@@ -48,10 +61,10 @@ export function fileUrl(prefix: '/thumbnails' | '/originals', key: string): stri
 }
 
 export async function imageRecord(
-  row: ImageRow,
-  queue: SqliteQueue,
-  thumbnails: FolderStore,
-  altText?: FolderStore,
+  row: CatalogedImage,
+  queue: Pick<JobQueue, 'jobsFor'>,
+  thumbnails: ObjectStore,
+  altText?: ObjectStore,
 ): Promise<ImageRecord> {
   const jobs = queue.jobsFor(row.key);
   const thumbnailJob = jobs.find((job) => job.queue === 'thumbnail');
@@ -77,19 +90,20 @@ export async function imageRecord(
             code: thumbnailJob.errorCode,
             message: thumbnailJob.errorMessage,
             attempts: thumbnailJob.attempts,
+            retryable: retryCanSucceed(thumbnailJob.errorCode),
           }
         : null,
   };
 }
 
-function imageStatus(job: JobRow | undefined): ImageRecord['status'] {
+function imageStatus(job: Job | undefined): ImageRecord['status'] {
   if (!job) return 'queued';
   if (job.state === 'done') return 'done';
   if (job.state === 'dead') return 'failed';
   return job.state === 'leased' || job.attempts > 0 ? 'processing' : 'queued';
 }
 
-function altTextView(job: JobRow | undefined, record: AltTextRecord | undefined): AltTextView {
+function altTextView(job: Job | undefined, record: AltTextRecord | undefined): AltTextView {
   const text: Omit<AltTextView, 'status'> =
     record?.status === 'done'
       ? {
@@ -130,7 +144,7 @@ function pick<T extends object, K extends keyof T>(value: T, keys: K[]): Partial
   return picked;
 }
 
-async function readManifest(thumbnails: FolderStore, key: string): Promise<Manifest | undefined> {
+async function readManifest(thumbnails: ObjectStore, key: string): Promise<Manifest | undefined> {
   const stored = await thumbnails.get(manifestKey(key));
   const manifest = stored && (JSON.parse(stored.body.toString('utf8')) as Manifest | Tombstone);
   // A delete under way: its tombstone names no renditions.

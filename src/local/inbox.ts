@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { SqliteQueue } from '../adapters/sqlite-queue.js';
 import { classifyError } from '../core/errors.js';
 import { detectFormat } from '../core/formats.js';
+import type { InboxLedger } from '../ports.js';
 import type { Logger } from './log.js';
 import { discardUploads, receiveUpload, type UploadDeps } from './uploads.js';
 
@@ -21,7 +21,7 @@ export class Inbox {
 
   constructor(
     private readonly folder: string,
-    private readonly deps: { queue: SqliteQueue; uploads: UploadDeps; log: Logger; onWork: () => void },
+    private readonly deps: { ledger: InboxLedger; uploads: UploadDeps; log: Logger; onWork: () => void },
     private readonly intervalMs = 500,
   ) {}
 
@@ -60,7 +60,7 @@ export class Inbox {
       const previous = this.lastSeen.get(file);
       this.lastSeen.set(file, signature);
       if (previous !== signature) continue; // new or still changing: look again next scan
-      if (this.deps.queue.inboxSeen(file, info.size, Math.floor(info.mtimeMs))) continue;
+      if (this.deps.ledger.seen({ path: file, size: info.size, mtimeMs: Math.floor(info.mtimeMs) })) continue;
       // A copy that stalls for a few scans holds still too: wait while the image is visibly cut
       // short, but not forever (a truly truncated file must end with a failure record).
       if (Date.now() - info.mtimeMs < INCOMPLETE_GRACE_MS && !(await looksComplete(file, info.size)))
@@ -74,7 +74,7 @@ export class Inbox {
     try {
       received = await receiveUpload(createReadStream(file), path.basename(file), this.deps.uploads);
       await this.deps.uploads.originals.adopt(received.upload.key, received.temporary);
-      const row = this.deps.queue.recordInboxUpload({ path: file, size, mtimeMs }, received.upload);
+      const row = this.deps.ledger.recordUpload({ path: file, size, mtimeMs }, received.upload);
       this.deps.onWork();
       this.deps.log.log('info', 'inbox file ingested', { file, key: row.key });
     } catch (thrown) {
@@ -85,7 +85,7 @@ export class Inbox {
         return;
       }
       // A file that is no image will never become one: remember it, say so once.
-      this.deps.queue.recordInboxRefusal({ path: file, size, mtimeMs });
+      this.deps.ledger.recordRefusal({ path: file, size, mtimeMs });
       this.deps.log.log('warn', 'inbox file refused', { file, code: error.code, error: error.message });
     }
   }

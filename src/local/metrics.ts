@@ -1,4 +1,4 @@
-import type { SqliteQueue } from '../adapters/sqlite-queue.js';
+import type { ImageCatalogue, JobQueue } from '../ports.js';
 
 /** Processing-time histogram buckets, in seconds. */
 const BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -18,8 +18,9 @@ export class Metrics {
     this.sums.set(queue, (this.sums.get(queue) ?? 0) + seconds);
   }
 
-  render(queue: SqliteQueue): string {
-    const { images, jobs } = queue.stats();
+  render(queue: Pick<JobQueue, 'jobCounts'> & Pick<ImageCatalogue, 'imageCount'>): string {
+    const images = queue.imageCount();
+    const jobs = queue.jobCounts();
     const lines = [
       '# HELP thumbnailer_uploads_total Images accepted since the data folder was created.',
       '# TYPE thumbnailer_uploads_total counter',

@@ -8,9 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { createAltTextModel } from '../adapters/alt-text-models.js';
 import { lockDataFolder } from '../adapters/data-folder-lock.js';
 import { FolderStore } from '../adapters/folder-store.js';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy, SqliteQueue } from '../adapters/sqlite-queue.js';
+import type { QueueDatabase } from '../adapters/sqlite-database.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../adapters/sqlite-jobs.js';
+import { openSqliteQueue } from '../adapters/sqlite-queue.js';
 import type { AltTextConfig } from '../config.js';
 import type { RenderOptions } from '../core/render.js';
+import type { DeletionLog, JobQueue } from '../ports.js';
 import { expireDeletions, finishDeletion } from './deletes.js';
 import { createHandler } from './http.js';
 import { Inbox } from './inbox.js';
@@ -21,6 +24,8 @@ import { LocalWorkers } from './workers.js';
 /**
  * The local deployment, assembled: stores as folders under the data folder, queues in
  * `queue.sqlite`, in-process workers, the HTTP API and page, and an optional watched folder.
+ * The composition root of `src/local`: the only module that constructs adapters; the others
+ * see the ports (src/ports.ts).
  */
 export interface LocalServiceOptions {
   dataDir: string;
@@ -50,33 +55,27 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   await mkdir(dataDir, { recursive: true });
   const lock = lockDataFolder(dataDir);
   await Promise.all(STORE_FOLDERS.map((name) => mkdir(path.join(dataDir, name), { recursive: true })));
-  const [originals, thumbnails, altText, failures] = STORE_FOLDERS.map(
-    (name) => new FolderStore(path.join(dataDir, name)),
-  );
-  const queue = new SqliteQueue(path.join(dataDir, 'queue.sqlite'), {
+  const store = (name: (typeof STORE_FOLDERS)[number]) => new FolderStore(path.join(dataDir, name));
+  const originals = store('originals');
+  const thumbnails = store('thumbnails');
+  const altText = store('alt-text');
+  const failures = store('failures');
+  const sqlite = openSqliteQueue(path.join(dataDir, 'queue.sqlite'), {
     ...DEFAULT_RETRY_POLICY,
     ...options.retry,
   });
+  const { jobs, catalogue, deletions } = sqlite;
   // This process holds the data folder's lock: leases still held are from a process that died,
   // perhaps in the middle of writing an output. Its temporary files go first, then its leases.
-  const removed = await removeInterruptedWrites(
-    queue,
-    thumbnails as FolderStore,
-    failures as FolderStore,
-    altText as FolderStore,
-  );
+  const removed = await removeInterruptedWrites({ jobs, deletions }, { thumbnails, failures, altText });
   if (removed > 0) log.log('warn', 'temporary files of a previous run removed', { files: removed });
-  const released = queue.releaseAllLeases();
+  const released = jobs.releaseAllLeases();
   if (released > 0) log.log('warn', 'jobs of a previous run taken back', { jobs: released });
-  const deleting = {
-    queue,
-    originals: originals as FolderStore,
-    thumbnails: thumbnails as FolderStore,
-    altText: altText as FolderStore,
-    failures: failures as FolderStore,
-  };
+  // What the HTTP routes and deletes see: the catalogue, its jobs and the deletes asked for.
+  const queue = { ...jobs, ...catalogue, ...deletions };
+  const deleting = { queue, originals, thumbnails, altText, failures };
   // Deletes a previous run was cut short in the middle of, finished before any worker starts.
-  for (const key of queue.unfinishedDeletions()) {
+  for (const key of deletions.unfinishedDeletions()) {
     await finishDeletion(key, deleting);
     log.log('warn', 'delete of a previous run finished', { key });
   }
@@ -92,11 +91,12 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     log.log('info', 'alt text by a model', { provider: altTextModel.provider, model: altTextModel.model });
   }
   const workers = new LocalWorkers({
-    queue,
-    originals: originals as FolderStore,
-    thumbnails: thumbnails as FolderStore,
-    failures: failures as FolderStore,
-    altText: altText as FolderStore,
+    jobs,
+    catalogue,
+    originals,
+    thumbnails,
+    failures,
+    altText,
     altTextModel,
     altTextLanguage: options.altText?.language,
     render: options.render,
@@ -107,8 +107,8 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   const temporaryDir = path.join(dataDir, 'tmp');
   await rm(temporaryDir, { recursive: true, force: true }); // half-received uploads of a crashed run
   const uploads = {
-    originals: originals as FolderStore,
-    queue,
+    originals,
+    catalogue,
     temporaryDir,
     maxBytes: options.render.limits.maxInputBytes,
     allowSvg: options.render.allowSvg,
@@ -117,10 +117,10 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
   const server = createServer(
     createHandler({
       queue,
-      originals: originals as FolderStore,
-      thumbnails: thumbnails as FolderStore,
-      altText: altText as FolderStore,
-      failures: failures as FolderStore,
+      originals,
+      thumbnails,
+      altText,
+      failures,
       uploads,
       metrics,
       log,
@@ -128,17 +128,17 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       thumbhashModule: createRequire(import.meta.url).resolve('thumbhash'),
       token: options.token,
       onWork,
-      healthy: () => healthy(queue, dataDir),
+      healthy: () => healthy(sqlite.database, dataDir),
     }),
   );
   const inbox = options.watchDir
-    ? new Inbox(path.resolve(options.watchDir), { queue, uploads, log, onWork })
+    ? new Inbox(path.resolve(options.watchDir), { ledger: sqlite.inbox, uploads, log, onWork })
     : undefined;
   if (options.watchDir) await mkdir(options.watchDir, { recursive: true });
 
   await listen(server, options.port, options.host).catch(async (error: unknown) => {
     // Port in use, no permission: leave the data folder as we found it, unlocked.
-    queue.close();
+    sqlite.close();
     lock.release();
     throw error;
   });
@@ -167,7 +167,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
           server.closeIdleConnections();
         });
         await workers.stop();
-        queue.close();
+        sqlite.close();
         lock.release();
       })();
       return closing;
@@ -185,9 +185,9 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-async function healthy(queue: SqliteQueue, dataDir: string): Promise<boolean> {
+async function healthy(database: QueueDatabase, dataDir: string): Promise<boolean> {
   try {
-    if (!queue.ping()) return false;
+    if (!database.ping()) return false;
     await Promise.all(
       STORE_FOLDERS.map(async (name) => {
         const folder = path.join(dataDir, name);
@@ -219,17 +219,15 @@ const TEMPORARY_FILE =
  * writes, so every such file found there is an orphan. Returns how many were removed.
  */
 async function removeInterruptedWrites(
-  queue: SqliteQueue,
-  thumbnails: FolderStore,
-  failures: FolderStore,
-  altText: FolderStore,
+  queue: { jobs: JobQueue; deletions: DeletionLog },
+  { thumbnails, failures, altText }: Record<'thumbnails' | 'failures' | 'altText', FolderStore>,
 ): Promise<number> {
   const folders = new Set<string>();
   const add = async (folder: () => Promise<string>) => {
     // A key the store refuses has nothing in it to clean.
     folders.add(await folder().catch(() => ''));
   };
-  for (const job of queue.leasedJobs()) {
+  for (const job of queue.jobs.leasedJobs()) {
     if (job.queue === 'thumbnail') {
       // The manifest in K/, the renditions in the revision folders K/<revision>/.
       const folder = await thumbnails.pathOf(job.key).catch(() => '');
@@ -245,11 +243,11 @@ async function removeInterruptedWrites(
     }
   }
   // A delete cut short: the tombstones it was writing, beside the key's outputs.
-  for (const key of queue.deletions()) {
+  for (const key of queue.deletions.deletions()) {
     await add(() => thumbnails.pathOf(key));
     await add(async () => path.dirname(await altText.pathOf(`${key}.json`)));
   }
-  for (const job of queue.unrecordedDeadLetters(1_000_000)) {
+  for (const job of queue.jobs.unrecordedDeadLetters(1_000_000)) {
     await add(async () => path.dirname(await failures.pathOf(`${job.queue}/${job.key}.json`)));
   }
   folders.delete('');

@@ -4,11 +4,10 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { FolderStore } from '../adapters/folder-store.js';
-import type { ImageRow, SqliteQueue } from '../adapters/sqlite-queue.js';
 import { NotAnImageError, TooLargeError, UnsupportedFormatError } from '../core/errors.js';
 import { type DetectedFormat, detectFormat, SNIFF_BYTES } from '../core/formats.js';
 import { uploadKey } from '../core/keys.js';
+import type { CatalogedImage, FileStore, ImageCatalogue } from '../ports.js';
 
 /**
  * Accepting an upload: stream it to a temporary file while counting bytes, hashing, and
@@ -17,8 +16,8 @@ import { uploadKey } from '../core/keys.js';
  * A refused upload leaves nothing behind.
  */
 export interface UploadDeps {
-  originals: FolderStore;
-  queue: SqliteQueue;
+  originals: FileStore;
+  catalogue: Pick<ImageCatalogue, 'recordUpload'>;
   /** Where uploads are written until accepted (same filesystem as the originals). */
   temporaryDir: string;
   maxBytes: number;
@@ -102,13 +101,13 @@ export async function receiveUpload(
 export async function commitUploads(
   received: readonly { temporary: string; upload: AcceptedUpload }[],
   deps: UploadDeps,
-): Promise<ImageRow[]> {
-  const rows: ImageRow[] = [];
+): Promise<CatalogedImage[]> {
+  const rows: CatalogedImage[] = [];
   for (const { temporary, upload } of received) {
     // The file first, then the record: a crash in between leaves an unrecorded original, never
     // a job without its original.
     await deps.originals.adopt(upload.key, temporary);
-    rows.push(deps.queue.recordUpload(upload));
+    rows.push(deps.catalogue.recordUpload(upload));
   }
   return rows;
 }

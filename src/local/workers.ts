@@ -1,26 +1,37 @@
-import type { FolderStore } from '../adapters/folder-store.js';
-import type { JobRow, QueueName, SqliteQueue } from '../adapters/sqlite-queue.js';
-import { describeObjectCreated } from '../core/alt-text.js';
-import { classifyError, MAX_RETRY_AFTER_MS, retryAfterMsOf } from '../core/errors.js';
-import { renderOriginal } from '../core/process-original.js';
+import { describeObjectCreated, settleAltTextFailure } from '../core/alt-text.js';
+import { CpuSlots } from '../core/cpu-slots.js';
+import { retryCanSucceed } from '../core/errors.js';
+import {
+  type FailureOutcome,
+  type FailureRecord,
+  failureOutcome,
+  failureRecord,
+  failureRecordKey,
+  REPLACE_THE_ORIGINAL,
+  writeFailureRecord,
+} from '../core/failures.js';
+import { renderObjectCreated } from '../core/process-original.js';
 import type { RenderOptions } from '../core/render.js';
-import { putJson } from '../core/store-json.js';
-import type { AltTextModel } from '../ports.js';
+import type { AltTextModel, ImageCatalogue, Job, JobQueue, ObjectStore, QueueName } from '../ports.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
 /**
  * The in-process workers of the local deployment: `concurrency` thumbnail workers, one
- * alt-text worker and one failover worker, each a loop that leases a job from SQLite, runs the
- * same use case the Lambda handlers run, and completes or fails it. Image work runs in sharp's
- * native thread pool, so the event loop (the HTTP API) stays free.
+ * alt-text worker and one failover worker, each a loop that leases a job, runs the same use case
+ * the Lambda handlers run, and completes or fails it by the same outcome rule
+ * (core/failures.ts). Image work runs in sharp's native thread pool, so the event loop (the HTTP
+ * API) stays free; it shares `concurrency` CPU slots, as a Lambda function's records share its
+ * vCPUs, so that a time limit hit while sharing the CPU is not taken for the image's own.
  */
 export interface WorkerDeps {
-  queue: SqliteQueue;
-  originals: FolderStore;
-  thumbnails: FolderStore;
-  failures: FolderStore;
-  altText: FolderStore;
+  jobs: JobQueue;
+  /** The ETag each image was recorded with: the bytes its jobs read. */
+  catalogue: Pick<ImageCatalogue, 'image'>;
+  originals: ObjectStore;
+  thumbnails: ObjectStore;
+  failures: ObjectStore;
+  altText: ObjectStore;
   /** Undefined: no provider configured (the records say "not-configured"). */
   altTextModel?: AltTextModel;
   altTextLanguage?: string;
@@ -30,7 +41,11 @@ export interface WorkerDeps {
   metrics: Metrics;
   /** Longest a worker sleeps before looking for due jobs again (retries whose backoff ended). */
   idlePollMs?: number;
+  now?: () => Date;
 }
+
+/** A job's end: done (with the use case's outcome), or failed and judged by the outcome rule. */
+type Handled = { done: string | null } | { failed: FailureOutcome };
 
 /** What the alt-text worker records while no provider is configured. */
 export const ALT_TEXT_NOT_CONFIGURED = 'not-configured';
@@ -39,8 +54,11 @@ export class LocalWorkers {
   private stopping = false;
   private readonly running: Promise<void>[] = [];
   private readonly sleepers = new Set<() => void>();
+  private readonly slots: CpuSlots;
 
-  constructor(private readonly deps: WorkerDeps) {}
+  constructor(private readonly deps: WorkerDeps) {
+    this.slots = new CpuSlots(Math.max(1, deps.concurrency));
+  }
 
   start(): void {
     for (let i = 0; i < this.deps.concurrency; i++) {
@@ -62,76 +80,109 @@ export class LocalWorkers {
     await Promise.all(this.running);
   }
 
-  private async loop(queue: QueueName, handle: (job: JobRow) => Promise<string | null>): Promise<void> {
+  private async loop(queue: QueueName, handle: (job: Job) => Promise<Handled>): Promise<void> {
     while (!this.stopping) {
-      const job = this.deps.queue.lease(queue);
+      const job = this.deps.jobs.lease(queue);
       if (!job) {
         await this.sleep(queue);
         continue;
       }
       const started = process.hrtime.bigint();
       try {
-        const outcome = await handle(job);
-        this.deps.queue.complete(job, outcome);
-        this.deps.log.log('info', 'job done', { queue, key: job.key, attempt: job.attempts, outcome });
-      } catch (thrown) {
-        const error = classifyError(thrown);
-        const retryAfterMs = retryAfterMsOf(error);
-        const state = this.deps.queue.fail(job, { ...error.toJSON(), retryAfterMs });
-        this.deps.log.log(state === 'dead' ? 'error' : 'warn', 'job failed', {
-          queue,
-          key: job.key,
-          attempt: job.attempts,
-          code: error.code,
-          error: error.message,
-          next: state,
-          ...(state === 'queued' && {
-            retryInMs:
-              retryAfterMs === undefined
-                ? this.deps.queue.retryDelay(job)
-                : Math.min(retryAfterMs, MAX_RETRY_AFTER_MS),
-          }),
-        });
-        if (state === 'dead') this.wake(); // the failover worker has something to record
+        const handled = await handle(job).catch((thrown: unknown) => ({ failed: failureOutcome(thrown) }));
+        if ('done' in handled) {
+          this.deps.jobs.complete(job, handled.done);
+          this.deps.log.log('info', 'job done', {
+            queue,
+            key: job.key,
+            attempt: job.attempts,
+            outcome: handled.done,
+          });
+        } else {
+          this.failed(job, handled.failed);
+        }
       } finally {
         this.deps.metrics.observeProcessing(queue, Number(process.hrtime.bigint() - started) / 1e9);
       }
     }
   }
 
-  private async thumbnail(job: JobRow): Promise<null> {
-    const etag = this.deps.queue.image(job.key)?.etag;
-    await renderOriginal({ bucket: 'originals', key: job.key, ...(etag && { etag }) }, this.deps);
-    return null;
+  /** The job back to its queue (after a backoff, or the Retry-After) or to the dead letters. */
+  private failed(job: Job, outcome: FailureOutcome): void {
+    const { error } = outcome;
+    const retryAfterMs = outcome.retry ? outcome.retryAfterMs : undefined;
+    const state = this.deps.jobs.fail(job, {
+      code: error.code,
+      message: error.message,
+      retryable: outcome.retry,
+      ...(retryAfterMs !== undefined && { retryAfterMs }),
+    });
+    this.deps.log.log(state === 'dead' ? 'error' : 'warn', 'job failed', {
+      queue: job.queue,
+      key: job.key,
+      attempt: job.attempts,
+      code: error.code,
+      error: error.message,
+      next: state,
+      ...(state === 'queued' && { retryInMs: retryAfterMs ?? this.deps.jobs.retryDelay(job) }),
+    });
+    if (state === 'dead') this.wake(); // the failover worker has something to record
   }
 
-  /** The same use case as the alt-text Lambda: a separate queue, so a slow model never holds up thumbnails. */
-  private async altText(job: JobRow): Promise<string> {
-    const { queue, originals, altText, altTextModel, altTextLanguage, render } = this.deps;
-    const image = queue.image(job.key);
-    const result = await describeObjectCreated(
-      { key: job.key, ...(image?.etag && { etag: image.etag }) },
-      { originals, altText, model: altTextModel, language: altTextLanguage, image: render },
-    );
-    return result.outcome;
+  /** The thumbnail use case's render, through the CPU slots, judged by the same outcome rule as on AWS. */
+  private async thumbnail(job: Job): Promise<Handled> {
+    const etag = this.deps.catalogue.image(job.key)?.etag;
+    try {
+      await renderObjectCreated(
+        { bucket: 'originals', key: job.key, ...(etag && { etag }) },
+        { ...this.deps, slots: this.slots },
+      );
+      return { done: null };
+    } catch (thrown) {
+      return { failed: failureOutcome(thrown) };
+    }
+  }
+
+  /**
+   * The same use case and outcome rule as the alt-text Lambda: a separate queue, so a slow model
+   * never holds up thumbnails; a permanent failure is written as K.json "failed" here too.
+   */
+  private async altText(job: Job): Promise<Handled> {
+    const { catalogue, originals, altText, altTextModel, altTextLanguage, render } = this.deps;
+    const etag = catalogue.image(job.key)?.etag;
+    const event = { key: job.key, ...(etag && { etag }) };
+    try {
+      const result = await describeObjectCreated(event, {
+        originals,
+        altText,
+        model: altTextModel,
+        language: altTextLanguage,
+        image: render,
+        slots: this.slots,
+      });
+      return { done: result.outcome };
+    } catch (thrown) {
+      return { failed: await settleAltTextFailure(thrown, event, { altText }) };
+    }
   }
 
   /**
    * The failover worker: for each new dead letter, writes its failure record (what, why, when,
-   * how many attempts, how to retry) to the failures store and raises an alert in the log.
+   * how many attempts, whether and how to retry) to the failures store and raises an alert in
+   * the log.
    */
   private async failover(): Promise<void> {
     while (!this.stopping) {
-      const dead = this.deps.queue.unrecordedDeadLetters();
+      const dead = this.deps.jobs.unrecordedDeadLetters();
       if (dead.length === 0) {
         await this.sleep();
         continue;
       }
       for (const job of dead) {
         try {
-          const recordKey = `${job.queue}/${job.key}.json`;
-          await putJson(this.deps.failures, recordKey, failureRecord(job));
-          if (!this.deps.queue.markFailureRecorded(job.id)) {
+          const recordKey = failureRecordKey(job.queue, job.key);
+          await writeFailureRecord(this.deps.failures, recordKey, this.failureRecordOf(job));
+          if (!this.deps.jobs.markFailureRecorded(job.id)) {
             // The image was deleted while its record was written: nothing of it stays.
             await this.deps.failures.delete(recordKey);
             continue;
@@ -157,10 +208,27 @@ export class LocalWorkers {
     }
   }
 
+  private failureRecordOf(job: Job): FailureRecord {
+    const etag = this.deps.catalogue.image(job.key)?.etag;
+    const retry = `POST /api/failures/${job.id}/retry (or the Retry button on the page's failures view)`;
+    return failureRecord({
+      id: job.id,
+      queue: job.queue,
+      key: job.key,
+      error: { code: job.errorCode ?? 'UNKNOWN', message: job.errorMessage ?? '' },
+      attempts: job.attempts,
+      ...(job.firstReceivedAt !== null && { firstReceivedAt: new Date(job.firstReceivedAt).toISOString() }),
+      ...(job.lastReceivedAt !== null && { lastReceivedAt: new Date(job.lastReceivedAt).toISOString() }),
+      ...(etag && { source: { etag } }),
+      retry: retryCanSucceed(job.errorCode) ? retry : `${REPLACE_THE_ORIGINAL} (${retry} runs it again)`,
+      ...(this.deps.now && { recordedAt: this.deps.now() }),
+    });
+  }
+
   private sleep(queue?: QueueName): Promise<void> {
     if (this.stopping) return Promise.resolve();
     const idle = this.deps.idlePollMs ?? 1000;
-    const due = queue ? this.deps.queue.nextDue(queue) : undefined;
+    const due = queue ? this.deps.jobs.nextDue(queue) : undefined;
     const wait = due === undefined ? idle : Math.max(10, Math.min(idle, due - Date.now()));
     return new Promise((resolve) => {
       const wakeUp = () => {
@@ -172,18 +240,4 @@ export class LocalWorkers {
       this.sleepers.add(wakeUp);
     });
   }
-}
-
-export function failureRecord(job: JobRow): Record<string, unknown> {
-  return {
-    id: job.id,
-    queue: job.queue,
-    key: job.key,
-    error: { code: job.errorCode, message: job.errorMessage },
-    attempts: job.attempts,
-    firstReceivedAt: job.firstReceivedAt && new Date(job.firstReceivedAt).toISOString(),
-    lastReceivedAt: job.lastReceivedAt && new Date(job.lastReceivedAt).toISOString(),
-    recordedAt: new Date().toISOString(),
-    retry: `POST /api/failures/${job.id}/retry (or the Retry button on the page's failures view)`,
-  };
 }

@@ -194,6 +194,14 @@ describe('processObjectCreated', () => {
     });
     expect(outcome).toMatchObject({ status: 'failed', error: { code: 'ORIGINAL_MISSING' } });
     const record = JSON.parse((await failures.get('thumbnail/gone.jpg.json'))?.body.toString() ?? '{}');
-    expect(record).toMatchObject({ key: 'gone.jpg', permanent: true, error: { code: 'ORIGINAL_MISSING' } });
+    expect(record).toMatchObject({
+      schemaVersion: 1,
+      queue: 'thumbnail',
+      key: 'gone.jpg',
+      keys: ['gone.jpg'],
+      // The original is gone: no retry can succeed.
+      error: { code: 'ORIGINAL_MISSING', retryable: false },
+      retry: expect.stringContaining('upload it again'),
+    });
   });
 });

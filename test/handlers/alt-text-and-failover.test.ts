@@ -153,14 +153,19 @@ describe('failover handler', () => {
         '{}',
     );
     expect(record).toMatchObject({
-      deadLetterQueue: 'thumbnail-dlq',
+      schemaVersion: 1,
+      queue: 'thumbnail',
+      key: 'photos/cat.jpg',
       keys: ['photos/cat.jpg'],
-      receiveCount: 5,
+      deadLetterQueue: 'thumbnail-dlq',
+      messageId: dead.messageId,
+      attempts: 5,
       firstReceivedAt: '2025-11-27T10:00:01.000Z',
       recordedAt: '2026-11-27T12:00:00.000Z',
-      error: { code: 'RETRIES_EXHAUSTED' },
+      // Only retryable errors reach a DLQ: a redrive may succeed.
+      error: { code: 'RETRIES_EXHAUSTED', retryable: true },
     });
-    expect(record.redrive).toContain('thumbnailer redrive --dlq-url');
+    expect(record.retry).toContain('thumbnailer redrive --dlq-url');
 
     // The alert went through the topic into the queue subscribed to it.
     const inbox = server.inspectQueue('alerts-inbox')?.messages.ready ?? [];

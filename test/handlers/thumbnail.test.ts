@@ -171,9 +171,12 @@ describe('thumbnail handler', () => {
     expect(await run(sqsRecord(key, '01'))).toEqual({ batchItemFailures: [] });
     const record = await failures.get(`thumbnail/${key}.json`);
     expect(JSON.parse(record?.body.toString() ?? '{}')).toMatchObject({
+      schemaVersion: 1,
+      queue: 'thumbnail',
       key,
-      error: { code: 'CORRUPT_IMAGE' },
-      permanent: true,
+      keys: [key],
+      error: { code: 'CORRUPT_IMAGE', retryable: false },
+      source: { bucket: 'originals', sequencer: '01' },
     });
     expect(await manifestOf(key)).toBeUndefined();
   });

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SqliteQueue } from '../../src/adapters/sqlite-queue.js';
+import { openSqliteQueue } from '../../src/adapters/sqlite-queue.js';
 import { parseAltTextConfig } from '../../src/config.js';
 import type { ImageRecord } from '../../src/local/image-records.js';
 import { fixtures } from '../fixtures.js';
@@ -203,9 +203,17 @@ describe('alt text in the local pipeline', () => {
       existsSync(failureFile) ? readFile(failureFile, 'utf8') : undefined,
     );
     expect(JSON.parse(written)).toMatchObject({
+      schemaVersion: 1,
       queue: 'alt-text',
       key,
       attempts: 1,
+      // Not the image's fault: once the key is fixed, a retry can succeed.
+      error: { code: 'PROVIDER_AUTH', retryable: true },
+    });
+    // The same outcome rule as the alt-text Lambda: the failure is written where the text would be.
+    expect(JSON.parse(await readFile(storeFile(key), 'utf8'))).toMatchObject({
+      key,
+      status: 'failed',
       error: { code: 'PROVIDER_AUTH' },
     });
   });
@@ -223,9 +231,9 @@ describe('alt text after a crash', () => {
       await service.close();
       // As a kill -9 in the middle of the alt-text job would leave it: the job leased, a
       // temporary file beside K.json and one in by-content/.
-      const queue = new SqliteQueue(path.join(dataDir, 'queue.sqlite'));
-      expect(queue.requeue('alt-text', key)).toMatchObject({ state: 'queued' });
-      expect(queue.lease('alt-text')).toMatchObject({ key, state: 'leased' });
+      const queue = openSqliteQueue(path.join(dataDir, 'queue.sqlite'));
+      expect(queue.jobs.requeue('alt-text', key)).toMatchObject({ state: 'queued' });
+      expect(queue.jobs.lease('alt-text')).toMatchObject({ key, state: 'leased' });
       queue.close();
       const besideRecord = path.join(dataDir, 'alt-text', path.dirname(key), `.${randomUUID()}.tmp`);
       const besideContent = path.join(dataDir, 'alt-text', 'by-content', `.${randomUUID()}.tmp`);

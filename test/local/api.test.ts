@@ -537,6 +537,8 @@ describe('local HTTP API', () => {
         code: 'CORRUPT_IMAGE',
         message: expect.stringMatching(/corrupt/i),
         attempts: 1,
+        // The bytes themselves are at fault: a retry fails the same way.
+        retryable: false,
       });
       expect(record.renditions).toEqual([]);
       expect(record.placeholder).toBeNull();
@@ -546,12 +548,16 @@ describe('local HTTP API', () => {
       const written = await waitFor(() =>
         existsSync(recordFile) ? readFile(recordFile, 'utf8') : undefined,
       );
+      // The same record as the AWS side writes (core/failures.ts), with the local job's id.
       expect(JSON.parse(written)).toMatchObject({
+        schemaVersion: 1,
         id,
         queue: 'thumbnail',
         key,
-        error: { code: 'CORRUPT_IMAGE' },
+        keys: [key],
+        error: { code: 'CORRUPT_IMAGE', retryable: false },
         attempts: 1,
+        source: { etag: expect.stringMatching(/^"[0-9a-f]{32}"$/) },
         retry: expect.stringContaining(`/api/failures/${id}/retry`),
       });
       const alerts = () =>
@@ -575,6 +581,7 @@ describe('local HTTP API', () => {
           queue: 'thumbnail',
           code: 'CORRUPT_IMAGE',
           attempts: 1,
+          retryable: false,
           name: 'cut-after-4k.jpg',
         }),
       );

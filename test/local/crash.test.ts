@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteQueue } from '../../src/adapters/sqlite-queue.js';
+import { openSqliteQueue } from '../../src/adapters/sqlite-queue.js';
 import type { Manifest } from '../../src/core/manifest.js';
 import type { ImageRecord } from '../../src/local/image-records.js';
 import { fixtures } from '../fixtures.js';
@@ -257,8 +257,8 @@ describe('thumbnailer serve: kill -9 in the middle of 200 uploads', () => {
     // The jobs the killed process held. A kill lands in the middle of writing an output only
     // now and then (it leaves the `.<uuid>.tmp` that FolderStore.put renames into place), so
     // one such half-written file is laid beside the outputs of a job in flight, every time.
-    const queue = new SqliteQueue(path.join(dataDir, 'queue.sqlite'));
-    const inFlight = queue.leasedJobs().filter((job) => job.queue === 'thumbnail');
+    const queue = openSqliteQueue(path.join(dataDir, 'queue.sqlite'));
+    const inFlight = queue.jobs.leasedJobs().filter((job) => job.queue === 'thumbnail');
     queue.close();
     expect(inFlight.length, 'no thumbnail job was in flight at the kill').toBeGreaterThan(0);
     // The manifest is written in K/, the renditions in K/<revision>/: one in each.

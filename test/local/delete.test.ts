@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FolderStore } from '../../src/adapters/folder-store.js';
-import { SqliteQueue } from '../../src/adapters/sqlite-queue.js';
+import { openSqliteQueue } from '../../src/adapters/sqlite-queue.js';
 import { parseAltTextConfig } from '../../src/config.js';
 import { deleteImage, expireDeletions, LOCAL_TOMBSTONE_MS } from '../../src/local/deletes.js';
 import { Metrics } from '../../src/local/metrics.js';
@@ -210,8 +210,8 @@ describe('a delete and the jobs of its image', () => {
     await waitForStatus(service, key, ['done']);
     await service.close();
     // As a service killed right after noting the delete, before any file went.
-    const queue = new SqliteQueue(path.join(dataDir, 'queue.sqlite'));
-    queue.beginDeletion(key);
+    const queue = openSqliteQueue(path.join(dataDir, 'queue.sqlite'));
+    queue.deletions.beginDeletion(key);
     queue.close();
 
     service = await startTestService({ dataDir });
@@ -235,22 +235,19 @@ describe('expireDeletions', () => {
     const { dir, cleanup } = await tempDir('delete-expiry');
     try {
       let clock = Date.parse('2026-11-27T12:00:00Z');
-      const queue = new SqliteQueue(path.join(dir, 'queue.sqlite'), undefined, { now: () => clock });
-      const [originals, thumbnails, altText, failures] = [
-        'originals',
-        'thumbnails',
-        'alt-text',
-        'failures',
-      ].map((name) => new FolderStore(path.join(dir, name))) as [
-        FolderStore,
-        FolderStore,
-        FolderStore,
-        FolderStore,
-      ];
-      const deps = { queue, originals, thumbnails, altText, failures };
+      const sqlite = openSqliteQueue(path.join(dir, 'queue.sqlite'), undefined, { now: () => clock });
+      const store = (name: string) => new FolderStore(path.join(dir, name));
+      const originals = store('originals');
+      const deps = {
+        queue: { ...sqlite.catalogue, ...sqlite.deletions },
+        originals,
+        thumbnails: store('thumbnails'),
+        altText: store('alt-text'),
+        failures: store('failures'),
+      };
       const key = 'uploads/2026/11/27/0123456789/cat.jpg';
       await originals.put(key, await readFile(fixtures.photo.branches));
-      queue.recordUpload({ key, name: 'cat.jpg', bytes: 1, etag: '"e"', mediaType: 'image/jpeg' });
+      sqlite.catalogue.recordUpload({ key, name: 'cat.jpg', bytes: 1, etag: '"e"', mediaType: 'image/jpeg' });
 
       expect(await deleteImage(key, deps)).toBe('deleted');
       expect(
@@ -269,7 +266,7 @@ describe('expireDeletions', () => {
       // No folder named after the key either.
       expect(await readdir(path.join(dir, 'thumbnails'))).toEqual([]);
       expect(await deleteImage(key, deps)).toBe('unknown');
-      queue.close();
+      sqlite.close();
     } finally {
       await cleanup();
     }
@@ -279,7 +276,7 @@ describe('expireDeletions', () => {
 describe('the failover worker and a delete', () => {
   it('a dead letter whose image is deleted while its record is written leaves no record and raises no alert', async () => {
     const { dir, cleanup } = await tempDir('delete-failover');
-    const queue = new SqliteQueue(path.join(dir, 'queue.sqlite'));
+    const queue = openSqliteQueue(path.join(dir, 'queue.sqlite'));
     const [originals, thumbnails, altText] = ['originals', 'thumbnails', 'alt-text'].map(
       (name) => new FolderStore(path.join(dir, name)),
     ) as [FolderStore, FolderStore, FolderStore];
@@ -288,7 +285,7 @@ describe('the failover worker and a delete', () => {
     /** The failures folder, where the delete lands between the record's write and its marking. */
     class RacingFailures extends FolderStore {
       override async put(...args: Parameters<FolderStore['put']>): Promise<void> {
-        if (args[0] === `thumbnail/${key}.json`) queue.forget(key);
+        if (args[0] === `thumbnail/${key}.json`) queue.catalogue.forget(key);
         await super.put(...args);
         written = true;
       }
@@ -297,9 +294,12 @@ describe('the failover worker and a delete', () => {
     const log = collectingLogger();
     await originals.put(key, Buffer.from('These bytes are no image: a permanent failure, at once.'));
     const etag = (await originals.get(key))?.etag as string;
-    queue.recordUpload({ key, name: 'broken.jpg', bytes: 1, etag, mediaType: 'image/jpeg' }, ['thumbnail']);
+    queue.catalogue.recordUpload({ key, name: 'broken.jpg', bytes: 1, etag, mediaType: 'image/jpeg' }, [
+      'thumbnail',
+    ]);
     const workers = new LocalWorkers({
-      queue,
+      jobs: queue.jobs,
+      catalogue: queue.catalogue,
       originals,
       thumbnails,
       failures,

@@ -61,6 +61,8 @@ describe('transient failures: retries, dead letter, redrive', () => {
       code: 'TRANSIENT',
       message: expect.any(String),
       attempts: 3,
+      // Store trouble may pass: a retry can succeed.
+      retryable: true,
     });
     const id = record.failure?.id as number;
     // Three receives: the first two back to the queue, the last to the dead letters.
@@ -90,7 +92,7 @@ describe('transient failures: retries, dead letter, redrive', () => {
       id,
       key,
       queue: 'thumbnail',
-      error: { code: 'TRANSIENT' },
+      error: { code: 'TRANSIENT', retryable: true },
       attempts: 3,
     });
     await waitFor(() =>

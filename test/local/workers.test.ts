@@ -1,0 +1,103 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FolderStore } from '../../src/adapters/folder-store.js';
+import { openSqliteQueue, type SqliteQueue } from '../../src/adapters/sqlite-queue.js';
+import { DEFAULT_LIMITS } from '../../src/core/limits.js';
+import { Metrics } from '../../src/local/metrics.js';
+import { LocalWorkers } from '../../src/local/workers.js';
+import type { Job, ObjectStore } from '../../src/ports.js';
+import { fixtures } from '../fixtures.js';
+import { collectingLogger, tempDir } from '../helpers/local-service.js';
+import { defaultOptions } from '../helpers/render.js';
+import { withOverrides } from '../helpers/store-overrides.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * The local workers over the ports, with stores a test can hold: the same outcome rule as the
+ * AWS handlers (core/failures.ts), and the same CPU slots (core/cpu-slots.ts).
+ */
+let folder: Awaited<ReturnType<typeof tempDir>>;
+let sqlite: SqliteQueue;
+let originals: FolderStore;
+let thumbnails: FolderStore;
+let workers: LocalWorkers | undefined;
+
+beforeEach(async () => {
+  folder = await tempDir('workers');
+  sqlite = openSqliteQueue(path.join(folder.dir, 'queue.sqlite'));
+  originals = new FolderStore(path.join(folder.dir, 'originals'));
+  thumbnails = new FolderStore(path.join(folder.dir, 'thumbnails'));
+});
+afterEach(async () => {
+  await workers?.stop();
+  workers = undefined;
+  sqlite.close();
+  await folder.cleanup();
+});
+
+function record(key: string, etag = '"00000000000000000000000000000000"'): void {
+  sqlite.catalogue.recordUpload({ key, name: path.basename(key), bytes: 1, etag, mediaType: 'image/heic' }, [
+    'thumbnail',
+  ]);
+}
+
+function startWorkers(stores: { originals: ObjectStore; thumbnails: ObjectStore }, timeoutMs: number) {
+  workers = new LocalWorkers({
+    jobs: sqlite.jobs,
+    catalogue: sqlite.catalogue,
+    ...stores,
+    failures: new FolderStore(path.join(folder.dir, 'failures')),
+    altText: new FolderStore(path.join(folder.dir, 'alt-text')),
+    render: { ...defaultOptions, limits: { ...DEFAULT_LIMITS, timeoutMs } },
+    concurrency: 2,
+    log: collectingLogger(),
+    metrics: new Metrics(),
+    idlePollMs: 20,
+  });
+  workers.start();
+}
+
+const thumbnailJob = (key: string) =>
+  sqlite.jobs.jobsFor(key).find((job) => job.queue === 'thumbnail') as Job;
+
+describe('local workers', () => {
+  it('a time limit hit while another job shared the CPU is run again alone; only a time limit hit alone is permanent', async () => {
+    // 3.4 MP of HEIC: far over 100 ms, alone or not. Beside it, a job whose original is gone:
+    // in flight from the same moment, it ends at once (ORIGINAL_MISSING).
+    const heic = await readFile(fixtures.formats.heic);
+    await originals.put('slow.heic', heic);
+    record('slow.heic', (await originals.head('slow.heic'))?.etag);
+    record('gone.png');
+    // Each job's first step is reading its manifest: both are held there until both have
+    // started, so that they certainly share the CPU.
+    const held: (() => void)[] = [];
+    const firstRead = new Set<string>();
+    const gated = withOverrides(thumbnails, {
+      get: async (key, options) => {
+        if (key.endsWith('/manifest.json') && !firstRead.has(key)) {
+          firstRead.add(key);
+          await new Promise<void>((release) => held.push(release));
+        }
+        return thumbnails.get(key, options);
+      },
+    });
+    let reads = 0;
+    const counted = withOverrides(originals, {
+      get: (key, options) => {
+        if (key === 'slow.heic') reads += 1;
+        return originals.get(key, options);
+      },
+    });
+    startWorkers({ originals: counted, thumbnails: gated }, 100);
+    await waitFor(() => held.length === 2, 30_000, 'both jobs at their first read');
+    for (const release of held.splice(0)) release();
+
+    await waitFor(() => thumbnailJob('slow.heic').state === 'dead', 30_000, 'the slow job to end');
+    await waitFor(() => thumbnailJob('gone.png').state === 'dead', 30_000, 'the other job to end');
+    expect(thumbnailJob('gone.png')).toMatchObject({ errorCode: 'ORIGINAL_MISSING', attempts: 1 });
+    // Rendered twice in its one attempt: beside the other job, then alone, where it timed out again.
+    expect(thumbnailJob('slow.heic')).toMatchObject({ errorCode: 'PROCESSING_TIMEOUT', attempts: 1 });
+    expect(reads).toBe(2);
+  });
+});
