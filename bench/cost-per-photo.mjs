@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { S3Client } from '@aws-sdk/client-s3';
-import { S3Store } from '../dist/adapters/s3-store.js';
+import { S3Store } from '../dist/adapters/aws/s3.js';
 import { s3Event } from '../dist/aws/emulator.js';
 import { startFauxqsOnLoopback } from '../dist/aws/fauxqs-loopback.js';
 import { parseConfig } from '../dist/config.js';

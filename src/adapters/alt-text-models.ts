@@ -23,7 +23,7 @@ export async function createAltTextModel(
         structuredOutput: config.structuredOutput,
       });
     case 'bedrock': {
-      const { bedrockAltTextModel } = await import('./bedrock-alt-text.js');
+      const { bedrockAltTextModel } = await import('./aws/bedrock.js');
       return bedrockAltTextModel({
         model: config.model,
         timeoutMs: config.timeoutMs,

@@ -1,14 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import type { FauxqsServer } from 'fauxqs';
 import { createAltTextModel } from '../adapters/alt-text-models.js';
+import { createS3Client, type S3Client, S3Store } from '../adapters/aws/s3.js';
+import { createSnsClient, type SNSClient, SnsAlerts, SnsTopic } from '../adapters/aws/sns.js';
+import {
+  createSqsClient,
+  type SQSClient,
+  type SqsConsumer,
+  SqsRedeliveryDelay,
+  startSqsConsumer,
+} from '../adapters/aws/sqs.js';
 import { PrefixedStore } from '../adapters/prefixed-store.js';
-import { S3Store } from '../adapters/s3-store.js';
-import { SnsAlerts } from '../adapters/sns-alerts.js';
-import { type SqsConsumer, startSqsConsumer } from '../adapters/sqs-consumer.js';
-import { SqsRedeliveryDelay } from '../adapters/sqs-redelivery.js';
 import type { AltTextConfig } from '../config.js';
 import type { RenderOptions } from '../core/render.js';
 import { createAltTextHandler } from '../handlers/alt-text.js';
@@ -60,10 +62,10 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
   const logger = options.logger ?? new Logger({ serviceName: 'thumbnailer-emulator' });
   const server = await startFauxqsOnLoopback({ port: options.port ?? 0, defaultRegion: region });
   const endpoint = `http://127.0.0.1:${server.port}`;
-  const clientConfig = { endpoint, region, credentials: CREDENTIALS };
-  const s3 = new S3Client({ ...clientConfig, forcePathStyle: true });
-  const sns = new SNSClient(clientConfig);
-  const sqs = new SQSClient({ ...clientConfig, useQueueUrlAsEndpoint: false });
+  const clientSettings = { endpoint, region, credentials: CREDENTIALS };
+  const s3 = createS3Client({ ...clientSettings, pathStyle: true });
+  const sns = createSnsClient(clientSettings);
+  const sqs = createSqsClient({ ...clientSettings, useQueueUrlAsEndpoint: false });
 
   for (const bucket of Object.values(resources.buckets)) server.createBucket(bucket);
   const eventsTopic = server.createTopic(resources.topics.events).topicArn;
@@ -149,34 +151,23 @@ export async function startAwsEmulation(options: EmulatorOptions): Promise<Runni
    * longer listed an ObjectRemoved event, each with the next sequencer.
    */
   async function pollOriginals(): Promise<void> {
+    const originals = new S3Store(s3, resources.buckets.originals);
+    const events = new SnsTopic(sns, eventsTopic);
     const seen = new Map<string, string>();
     let sequencer = BigInt(Date.now()) * 1000n;
     const publish = (event: unknown) =>
-      sns.send(
-        new PublishCommand({
-          TopicArn: eventsTopic,
-          Message: JSON.stringify(event),
-          Subject: 'Amazon S3 Notification',
-        }),
-      );
+      events.publish({ subject: 'Amazon S3 Notification', message: JSON.stringify(event) });
     while (!stopping) {
       try {
         const listed = new Set<string>();
-        let token: string | undefined;
-        do {
-          const page = await s3.send(
-            new ListObjectsV2Command({ Bucket: resources.buckets.originals, ContinuationToken: token }),
-          );
-          for (const object of page.Contents ?? []) {
-            if (!object.Key) continue;
-            listed.add(object.Key);
-            if (seen.get(object.Key) === object.ETag) continue;
-            seen.set(object.Key, object.ETag ?? '');
-            sequencer += 1n;
-            await publish(s3Event(resources.buckets.originals, object, region, sequencer));
-          }
-          token = page.NextContinuationToken;
-        } while (token);
+        for await (const object of originals.listObjects('')) {
+          listed.add(object.key);
+          if (seen.get(object.key) === object.etag) continue;
+          seen.set(object.key, object.etag);
+          sequencer += 1n;
+          const created = { Key: object.key, Size: object.size, ETag: object.etag };
+          await publish(s3Event(resources.buckets.originals, created, region, sequencer));
+        }
         for (const key of [...seen.keys()].filter((known) => !listed.has(known))) {
           seen.delete(key);
           sequencer += 1n;

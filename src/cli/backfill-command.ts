@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { S3Store } from '../adapters/aws/s3.js';
+import { SqsThumbnailQueue } from '../adapters/aws/sqs.js';
 import { FolderStore } from '../adapters/folder-store.js';
-import { S3Store } from '../adapters/s3-store.js';
 import { openSqliteQueue } from '../adapters/sqlite-queue.js';
 import { SqliteThumbnailQueue } from '../adapters/sqlite-thumbnail-queue.js';
-import { SqsThumbnailQueue } from '../adapters/sqs-thumbnail-queue.js';
 import { loadConfig } from '../config.js';
 import {
   BACKFILL_REASONS,

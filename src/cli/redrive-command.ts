@@ -1,4 +1,4 @@
-import { redriveDeadLetters, sendMessage, sourceQueueOf } from '../adapters/sqs-redrive.js';
+import { redriveDeadLetters, sendMessage, sourceQueueOf } from '../adapters/aws/sqs.js';
 import { redriveFailureRecords } from '../core/redrive.js';
 import { deadLetterRecordsFromEnv, sqsClientFromEnv } from '../handlers/environment.js';
 import type { ParsedCommandLine } from './options.js';

@@ -1,4 +1,4 @@
-import { startSqsConsumer } from '../adapters/sqs-consumer.js';
+import { startSqsConsumer } from '../adapters/aws/sqs.js';
 import { configureSharp } from '../core/render.js';
 import { createAltTextHandler } from '../handlers/alt-text.js';
 import {

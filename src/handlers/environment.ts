@@ -1,15 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { createAltTextModel } from '../adapters/alt-text-models.js';
+import { createS3Client, type S3Client, S3Store } from '../adapters/aws/s3.js';
+import { S3PresignedPost } from '../adapters/aws/s3-presigned-post.js';
+import { createSnsClient, type SNSClient, SnsAlerts } from '../adapters/aws/sns.js';
+import { createSqsClient, type SQSClient, SqsRedeliveryDelay } from '../adapters/aws/sqs.js';
 import { PrefixedStore } from '../adapters/prefixed-store.js';
-import { S3PresignedPost } from '../adapters/s3-presigned-post.js';
-import { S3Store } from '../adapters/s3-store.js';
-import { SnsAlerts } from '../adapters/sns-alerts.js';
-import { SqsRedeliveryDelay } from '../adapters/sqs-redelivery.js';
 import { parseConfig } from '../config.js';
 import { AlertDigest } from '../core/alert-digest.js';
 import { InvalidConfigError } from '../core/errors.js';
@@ -79,17 +76,25 @@ export function recordConcurrency(env: Env = process.env, cpus = availableParall
   return Math.max(1, Math.min(cpus, vcpus));
 }
 
+/**
+ * The SDK clients, built by their adapter modules. Endpoint, region and credentials come from the SDK's
+ * own standard chain (AWS_ENDPOINT_URL*, AWS_REGION, AWS_ACCESS_KEY_ID, a profile, the role).
+ */
 export function s3ClientFromEnv(env: Env = process.env): S3Client {
   const customEndpoint = Boolean(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL);
   const pathStyle = env.THUMBNAILER_S3_PATH_STYLE
     ? env.THUMBNAILER_S3_PATH_STYLE !== 'false'
     : customEndpoint;
-  return new S3Client({ forcePathStyle: pathStyle });
+  return createS3Client({ pathStyle });
 }
 
 /** With a custom endpoint, requests go to it rather than to the host in each queue URL. */
 export function sqsClientFromEnv(env: Env = process.env): SQSClient {
-  return new SQSClient({ useQueueUrlAsEndpoint: !(env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL) });
+  return createSqsClient({ useQueueUrlAsEndpoint: !(env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL) });
+}
+
+export function snsClientFromEnv(): SNSClient {
+  return createSnsClient();
 }
 
 function observability(service: string, env: Env): { logger: Logger; metrics: Metrics } {
@@ -140,7 +145,7 @@ export async function altTextDepsFromEnv(
   env: Env = process.env,
   s3 = s3ClientFromEnv(env),
   sqs = sqsClientFromEnv(env),
-  sns = new SNSClient({}),
+  sns = snsClientFromEnv(),
   /** Wraps the model's SDK client (tracing), when the provider has one. */
   capture?: <T>(client: T) => T,
 ): Promise<AltTextHandlerDeps> {
@@ -197,7 +202,7 @@ function redriveEnvironment(env: Env): string | undefined {
 export function failoverDepsFromEnv(
   env: Env = process.env,
   s3 = s3ClientFromEnv(env),
-  sns = new SNSClient({}),
+  sns = snsClientFromEnv(),
 ): FailoverDeps {
   assertEnv(
     env,

@@ -1,6 +1,10 @@
-import { SNSClient } from '@aws-sdk/client-sns';
 import { createAltTextHandler } from '../handlers/alt-text.js';
-import { altTextDepsFromEnv, s3ClientFromEnv, sqsClientFromEnv } from '../handlers/environment.js';
+import {
+  altTextDepsFromEnv,
+  s3ClientFromEnv,
+  snsClientFromEnv,
+  sqsClientFromEnv,
+} from '../handlers/environment.js';
 import { tracingFromEnv } from '../handlers/tracing.js';
 
 /**
@@ -14,7 +18,7 @@ export const handler = tracing.wrap(
       process.env,
       tracing.capture(s3ClientFromEnv()),
       tracing.capture(sqsClientFromEnv()),
-      tracing.capture(new SNSClient({})),
+      tracing.capture(snsClientFromEnv()),
       tracing.capture,
     ),
   ),

@@ -1,5 +1,4 @@
-import { SNSClient } from '@aws-sdk/client-sns';
-import { failoverDepsFromEnv, s3ClientFromEnv } from '../handlers/environment.js';
+import { failoverDepsFromEnv, s3ClientFromEnv, snsClientFromEnv } from '../handlers/environment.js';
 import { createFailoverHandler } from '../handlers/failover.js';
 import { tracingFromEnv } from '../handlers/tracing.js';
 
@@ -10,6 +9,6 @@ import { tracingFromEnv } from '../handlers/tracing.js';
 const tracing = await tracingFromEnv('thumbnailer-failover');
 export const handler = tracing.wrap(
   createFailoverHandler(
-    failoverDepsFromEnv(process.env, tracing.capture(s3ClientFromEnv()), tracing.capture(new SNSClient({}))),
+    failoverDepsFromEnv(process.env, tracing.capture(s3ClientFromEnv()), tracing.capture(snsClientFromEnv())),
   ),
 );

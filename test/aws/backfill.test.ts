@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { S3Store } from '../../src/adapters/s3-store.js';
+import type { S3Store } from '../../src/adapters/aws/s3.js';
 import type { BackfillSummary } from '../../src/core/backfill.js';
 import type { Manifest } from '../../src/core/manifest.js';
 import { parsePresetList } from '../../src/core/presets.js';

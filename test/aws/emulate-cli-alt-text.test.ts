@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3Store } from '../../src/adapters/s3-store.js';
+import { S3Store } from '../../src/adapters/aws/s3.js';
 import { fixtures } from '../fixtures.js';
 import { type FakeModelServer, GOOD_ANSWER, startFakeBedrock } from '../helpers/fake-models.js';
 import { waitFor } from '../helpers/local-service.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { S3Store } from '../../src/adapters/s3-store.js';
+import type { S3Store } from '../../src/adapters/aws/s3.js';
 import { parseConfig } from '../../src/config.js';
 import { fixtures } from '../fixtures.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';

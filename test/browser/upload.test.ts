@@ -15,7 +15,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { S3PresignedPost } from '../../src/adapters/s3-presigned-post.js';
+import { S3PresignedPost } from '../../src/adapters/aws/s3-presigned-post.js';
 import { createUploadHandler } from '../../src/handlers/upload.js';
 import { fixtures } from '../fixtures.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { S3Store } from '../../src/adapters/s3-store.js';
+import { S3Store } from '../../src/adapters/aws/s3.js';
 import { s3Event } from '../../src/aws/emulator.js';
 import { fixtures } from '../fixtures.js';
 import { type CliChild, cleanEnv, killChildren, runCli } from '../helpers/cli.js';

@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: "${filename}" here is S3's placeholder, sent as a file name.
 import { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { S3PresignedPost } from '../../src/adapters/s3-presigned-post.js';
+import { S3PresignedPost } from '../../src/adapters/aws/s3-presigned-post.js';
 import { BadRequestError, NotAnImageError, TooLargeError } from '../../src/core/errors.js';
 import {
   type PresignUploadDeps,

@@ -4,7 +4,7 @@ import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } 
 import type { Context, SQSEvent } from 'aws-lambda';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3Store } from '../../src/adapters/s3-store.js';
+import { S3Store } from '../../src/adapters/aws/s3.js';
 import type { Manifest } from '../../src/core/manifest.js';
 import { putJson } from '../../src/core/store-json.js';
 import { createThumbnailHandler } from '../../src/handlers/thumbnail.js';

@@ -4,7 +4,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3PresignedPost } from '../../src/adapters/s3-presigned-post.js';
+import { S3PresignedPost } from '../../src/adapters/aws/s3-presigned-post.js';
 import type { UploadTicket } from '../../src/core/presign-upload.js';
 import { createUploadHandler, type UploadHandlerDeps } from '../../src/handlers/upload.js';
 import { fixtures } from '../fixtures.js';

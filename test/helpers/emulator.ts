@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { S3Store } from '../../src/adapters/s3-store.js';
+import { S3Store } from '../../src/adapters/aws/s3.js';
 import { type EmulatorOptions, type RunningEmulator, startAwsEmulation } from '../../src/aws/emulator.js';
 import { TEST_CREDENTIALS } from './fauxqs.js';
 import { defaultOptions } from './render.js';

@@ -1,7 +1,7 @@
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { S3Store } from '../../src/adapters/s3-store.js';
+import { S3Store } from '../../src/adapters/aws/s3.js';
 import { s3Event } from '../../src/aws/emulator.js';
 import { InvalidConfigError } from '../../src/core/errors.js';
 import { fixtures } from '../fixtures.js';

@@ -1,10 +1,10 @@
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { FauxqsServer } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqsThumbnailQueue } from '../../src/adapters/sqs-thumbnail-queue.js';
-import { InvalidConfigError } from '../../src/core/errors.js';
-import { parseEventDocument } from '../../src/events/object-created.js';
-import { startFauxqsWithClients } from '../helpers/fauxqs.js';
+import { SqsThumbnailQueue } from '../../../src/adapters/aws/sqs.js';
+import { InvalidConfigError } from '../../../src/core/errors.js';
+import { parseEventDocument } from '../../../src/events/object-created.js';
+import { startFauxqsWithClients } from '../../helpers/fauxqs.js';
 
 /** The backfill's SQS adapter against fauxqs on 127.0.0.1: what it sends is what the thumbnail handler reads. */
 let fauxqs: Awaited<ReturnType<typeof startFauxqsWithClients>>;

@@ -7,11 +7,10 @@ import {
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FauxqsServer } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSqsConsumer } from '../../src/adapters/sqs-consumer.js';
-import { redriveDeadLetters } from '../../src/adapters/sqs-redrive.js';
-import { InvalidConfigError } from '../../src/core/errors.js';
-import { startFauxqsWithClients } from '../helpers/fauxqs.js';
-import { waitFor } from '../helpers/wait.js';
+import { redriveDeadLetters, startSqsConsumer } from '../../../src/adapters/aws/sqs.js';
+import { InvalidConfigError } from '../../../src/core/errors.js';
+import { startFauxqsWithClients } from '../../helpers/fauxqs.js';
+import { waitFor } from '../../helpers/wait.js';
 
 /** The SQS consumer and the DLQ redrive, against fauxqs (SQS with redrive) on 127.0.0.1. */
 let fauxqs: Awaited<ReturnType<typeof startFauxqsWithClients>>;

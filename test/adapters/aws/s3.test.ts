@@ -6,11 +6,11 @@ import {
 } from '@aws-sdk/client-s3';
 import type { FauxqsServer } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3Store } from '../../src/adapters/s3-store.js';
-import { PreconditionFailedError } from '../../src/core/errors.js';
-import { startFauxqsWithClients } from '../helpers/fauxqs.js';
-import { type ConditionalS3, startConditionalS3 } from '../helpers/s3-conditional-server.js';
-import { describeConditionalWriteContract, describeObjectStoreContract } from './object-store-contract.js';
+import { createS3Client, S3Store } from '../../../src/adapters/aws/s3.js';
+import { PreconditionFailedError } from '../../../src/core/errors.js';
+import { startFauxqsWithClients } from '../../helpers/fauxqs.js';
+import { type ConditionalS3, startConditionalS3 } from '../../helpers/s3-conditional-server.js';
+import { describeConditionalWriteContract, describeObjectStoreContract } from '../object-store-contract.js';
 
 /** A real S3 protocol server: fauxqs on 127.0.0.1, a free port, spoken to by the AWS SDK. */
 let fauxqs: Awaited<ReturnType<typeof startFauxqsWithClients>>;
@@ -60,6 +60,37 @@ describe('S3Store (S3-specific)', () => {
     expect((await store.get('a b/été+1.webp'))?.contentType).toBe('image/webp');
     const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
     expect(listed.Contents?.map((object) => object.Key)).toEqual(['a b/été+1.webp']);
+  });
+
+  it('lists every object under a prefix with the ETag and size a HEAD reads, across pages', async () => {
+    const bucket = `listing-${++buckets}`;
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    const store = new S3Store(client, bucket);
+    // More than one page of ListObjectsV2 (1000 keys).
+    const keys = Array.from({ length: 1001 }, (_, i) => `in/${String(i).padStart(4, '0')}.jpg`);
+    for (let i = 0; i < keys.length; i += 50) {
+      await Promise.all(keys.slice(i, i + 50).map((key) => store.put(key, Buffer.from(key.slice(3, 7)))));
+    }
+    await store.put('out/x.jpg', Buffer.from('outside the prefix'));
+    const listed = [];
+    for await (const object of store.listObjects('in/')) listed.push(object);
+    expect(listed.map((object) => object.key)).toEqual(keys);
+    const last = await store.head('in/1000.jpg');
+    expect(listed.at(-1)).toEqual({ key: 'in/1000.jpg', etag: last?.etag, size: 4 });
+  });
+
+  it('createS3Client: a client for the endpoint, region and credentials given', async () => {
+    const bucket = `client-${++buckets}`;
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    const created = createS3Client({
+      endpoint: `http://127.0.0.1:${server.port}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      pathStyle: true,
+    });
+    await new S3Store(created, bucket).put('a.txt', Buffer.from('a'));
+    expect((await new S3Store(client, bucket).get('a.txt'))?.body.toString()).toBe('a');
+    created.destroy();
   });
 
   it('turns store trouble into a retryable error', async () => {

@@ -1,15 +1,15 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
-import { TransientError } from '../core/errors.js';
-import { assertSafeKey } from '../core/keys.js';
-import type { PresignedPost, UploadConditions, UploadPresigner } from '../ports.js';
+import { TransientError } from '../../core/errors.js';
+import { assertSafeKey } from '../../core/keys.js';
+import type { PresignedPost, UploadConditions, UploadPresigner } from '../../ports.js';
+import type { S3Client } from './s3.js';
 
 /**
  * Browser uploads signed for S3's POST Object: a POST policy (the key, the Content-Type exactly
  * and by prefix, a content-length-range, an expiry) signed with Signature Version 4 by the
  * injected client's credentials. No request is made: S3 checks the policy when the form
  * arrives, so whoever holds the credentials (the upload function's role) must be allowed
- * s3:PutObject on the key.
+ * s3:PutObject on the key. The only module that imports `@aws-sdk/s3-presigned-post`.
  */
 export class S3PresignedPost implements UploadPresigner {
   constructor(

@@ -1,10 +1,10 @@
 import { CreateBucketCommand, GetObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3PresignedPost } from '../../src/adapters/s3-presigned-post.js';
-import { InvalidKeyError, TransientError } from '../../src/core/errors.js';
-import type { PresignedPost, UploadConditions } from '../../src/ports.js';
-import { startFauxqsWithClients, TEST_CREDENTIALS, TEST_REGION } from '../helpers/fauxqs.js';
-import { type S3PostObject, startS3PostObject } from '../helpers/s3-post-object.js';
+import { S3PresignedPost } from '../../../src/adapters/aws/s3-presigned-post.js';
+import { InvalidKeyError, TransientError } from '../../../src/core/errors.js';
+import type { PresignedPost, UploadConditions } from '../../../src/ports.js';
+import { startFauxqsWithClients, TEST_CREDENTIALS, TEST_REGION } from '../../helpers/fauxqs.js';
+import { type S3PostObject, startS3PostObject } from '../../helpers/s3-post-object.js';
 
 /**
  * The presigned POST against S3's POST Object, as S3 checks it (test/helpers/s3-post-object.ts,

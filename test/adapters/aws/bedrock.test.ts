@@ -1,9 +1,9 @@
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { afterAll, describe, expect, it } from 'vitest';
-import { accessDeniedFix, BedrockAltTextModel } from '../../src/adapters/bedrock-alt-text.js';
-import { altTextPrompt } from '../../src/core/alt-text-prompt.js';
-import { type FakeModelServer, startFakeBedrock } from '../helpers/fake-models.js';
-import { altTextModelContract } from './alt-text-model-contract.js';
+import { accessDeniedFix, BedrockAltTextModel } from '../../../src/adapters/aws/bedrock.js';
+import { altTextPrompt } from '../../../src/core/alt-text-prompt.js';
+import { type FakeModelServer, startFakeBedrock } from '../../helpers/fake-models.js';
+import { altTextModelContract } from '../alt-text-model-contract.js';
 
 const MODEL = 'us.amazon.nova-lite-v1:0';
 const clients: BedrockRuntimeClient[] = [];

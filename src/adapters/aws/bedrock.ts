@@ -4,7 +4,7 @@ import {
   type ConverseCommandInput,
   type ConverseCommandOutput,
 } from '@aws-sdk/client-bedrock-runtime';
-import { type AnswerEnd, parseAltTextAnswer } from '../core/alt-text-prompt.js';
+import { type AnswerEnd, parseAltTextAnswer } from '../../core/alt-text-prompt.js';
 import {
   ProviderAuthError,
   ProviderQuotaError,
@@ -13,8 +13,8 @@ import {
   ProviderUnavailableError,
   parseRetryAfter,
   ThumbnailerError,
-} from '../core/errors.js';
-import type { AltTextDescription, AltTextImage, AltTextModel, AltTextPrompt } from '../ports.js';
+} from '../../core/errors.js';
+import type { AltTextDescription, AltTextImage, AltTextModel, AltTextPrompt } from '../../ports.js';
 
 /**
  * Alt text from Amazon Bedrock's Converse API (any multimodal model: Amazon Nova, Claude...).

@@ -9,13 +9,13 @@ import {
   type ListObjectsV2CommandOutput,
   NoSuchKey,
   PutObjectCommand,
-  type S3Client,
+  S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { PreconditionFailedError, TooLargeError, TransientError } from '../core/errors.js';
-import { quoteEtag } from '../core/etag.js';
-import { assertSafeKey } from '../core/keys.js';
-import { assertInputSize } from '../core/limits.js';
+import { PreconditionFailedError, TooLargeError, TransientError } from '../../core/errors.js';
+import { quoteEtag } from '../../core/etag.js';
+import { assertSafeKey } from '../../core/keys.js';
+import { assertInputSize } from '../../core/limits.js';
 import type {
   GetOptions,
   ObjectHead,
@@ -24,7 +24,32 @@ import type {
   PutOptions,
   StoredObject,
   VersionOptions,
-} from '../ports.js';
+} from '../../ports.js';
+
+/**
+ * Amazon S3 (or any S3-compatible endpoint): the only module that imports the S3 client SDK.
+ * `createS3Client` builds the client from injected settings; `S3Store` takes a client.
+ */
+export type { S3Client };
+
+export interface S3ClientSettings {
+  /** A custom endpoint (MinIO, R2, an emulator); by default the SDK's (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL). */
+  endpoint?: string;
+  region?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Path-style addressing (`endpoint/bucket/key`), which most S3-compatible servers need. */
+  pathStyle?: boolean;
+}
+
+export function createS3Client(settings: S3ClientSettings = {}): S3Client {
+  const { pathStyle, ...config } = settings;
+  return new S3Client({ ...config, forcePathStyle: pathStyle ?? false });
+}
+
+/** A listed object: its key, ETag (quoted, as S3 lists it) and size. */
+export interface ListedObject extends ObjectVersion {
+  key: string;
+}
 
 /**
  * An ObjectStore over one S3 bucket (or any S3-compatible endpoint: MinIO, R2, an emulator).
@@ -155,6 +180,11 @@ export class S3Store implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncIterable<string> {
+    for await (const object of this.listObjects(prefix)) yield object.key;
+  }
+
+  /** ListObjectsV2, page by page: every key under the prefix with its ETag and size. */
+  async *listObjects(prefix: string): AsyncIterable<ListedObject> {
     let token: string | undefined;
     do {
       let page: ListObjectsV2CommandOutput;
@@ -165,7 +195,9 @@ export class S3Store implements ObjectStore {
       } catch (error) {
         throw toStoreError(error, `${prefix}*`);
       }
-      for (const object of page.Contents ?? []) if (object.Key) yield object.Key;
+      for (const object of page.Contents ?? []) {
+        if (object.Key) yield { key: object.Key, etag: object.ETag ?? '""', size: object.Size ?? 0 };
+      }
       token = page.NextContinuationToken;
     } while (token);
   }
