@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Thumbnailer benchmark (not a test): real photos, whole-process timings against the original
-// Pillow design, peak memory of a batch, and in-process per-image latency.
+// Pillow design, peak memory of a batch, in-process per-image latency, and HEIC against the native
+// libheif of vipsthumbnail (bench/heic-bench.mjs).
 //
 //   npm run bench [-- --runs N] [-- --json]
 //
@@ -311,7 +312,11 @@ const inProcess = {
   maxMs: sorted[sorted.length - 1],
 };
 
-// 7. Report.
+// 7. HEIC against the native peer, vipsthumbnail (bench/heic-bench.mjs).
+const { benchHeic, heicRows } = await import('./heic-bench.mjs');
+const heic = await benchHeic({ runs: RUNS });
+
+// 8. Report.
 const verdict = (ok) => (ok === null ? 'n/a' : ok ? 'PASS' : 'MISS');
 /**
  * A CLI timing against Pillow's: the median of the per-round ratios (each round's runs sat side
@@ -348,6 +353,7 @@ const results = {
     status: verdict(defaults.peakRssMB < TARGETS.peakRssMB),
   },
   inProcess,
+  heic,
 };
 
 if (flags.json) {
@@ -365,6 +371,7 @@ if (flags.json) {
     ['(3) peak RSS of run (2)', `${peakRss.MB.toFixed(0)} MB`, peakRss.target, peakRss.status],
     ['in-process renderImage, defaults', `${inProcess.imagesPerSecond.toFixed(2)} img/s`, '', ''],
     ['  per image p50 / p95', `${inProcess.p50Ms.toFixed(0)} / ${inProcess.p95Ms.toFixed(0)} ms`, '', ''],
+    ...heicRows(heic),
   ];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   rows.splice(

@@ -79,10 +79,11 @@ async function bundle(fn, dir) {
       .filter((entry) => entry.external && RUNTIME_PACKAGES.includes(entry.path.split('/')[0]))
       .map((entry) => entry.path.split('/')[0]),
   );
-  // The HEIC decoder runs in a worker that finds heic-decode through require.resolve, which
-  // esbuild cannot see: it is needed whenever the worker's module is in the bundle.
-  if (Object.keys(result.metafile.inputs).some((input) => input.endsWith('src/core/heic-thread.ts'))) {
+  // The HEIC and BMP decoders run in worker threads that find their packages through
+  // require.resolve, which esbuild cannot see: both are needed whenever the module is in the bundle.
+  if (Object.keys(result.metafile.inputs).some((input) => input.endsWith('src/core/decode-worker.ts'))) {
     packages.add('heic-decode');
+    packages.add('bmp-ts');
   }
   return [...packages].sort();
 }

@@ -1,7 +1,7 @@
 import type { AltTextImage } from '../ports.js';
 import { openSource } from './decode.js';
-import { classifyError, ProcessingTimeoutError, TooLargeError } from './errors.js';
-import type { Limits } from './limits.js';
+import { classifyError, TooLargeError } from './errors.js';
+import { type Limits, withDeadline } from './limits.js';
 
 /**
  * The image a model is shown: never the raw original, but a JPEG made from the decoded image
@@ -18,25 +18,22 @@ export async function prepareAltTextImage(
   bytes: Buffer,
   options: { limits: Limits; allowSvg: boolean },
 ): Promise<AltTextImage> {
-  const { limits } = options;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new ProcessingTimeoutError(`preparing the image took longer than ${limits.timeoutMs} ms`)),
-      limits.timeoutMs,
-    );
-  });
   try {
-    return await Promise.race([prepare(bytes, options), deadline]);
+    return await withDeadline(
+      options.limits,
+      (signal) => prepare(bytes, { ...options, signal }),
+      'preparing the image',
+    );
   } catch (error) {
     throw classifyError(error);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
-async function prepare(bytes: Buffer, { limits, allowSvg }: { limits: Limits; allowSvg: boolean }) {
-  const source = await openSource(bytes, { limits, allowSvg });
+async function prepare(
+  bytes: Buffer,
+  { limits, allowSvg, signal }: { limits: Limits; allowSvg: boolean; signal: AbortSignal },
+) {
+  const source = await openSource(bytes, { limits, allowSvg, signal });
   const scale = Math.min(1, ALT_TEXT_MAX_EDGE / Math.max(source.width, source.height));
   const width = Math.max(1, Math.round(source.width * scale));
   const height = Math.max(1, Math.round(source.height * scale));

@@ -1,4 +1,5 @@
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
+import { decoderPool } from './decode-worker.js';
 import {
   CorruptImageError,
   classifyError,
@@ -8,7 +9,6 @@ import {
   UnsupportedFormatError,
 } from './errors.js';
 import { type DetectedFormat, detectFormat, readUint32LE } from './formats.js';
-import { decodeHeicInWorker } from './heic-thread.js';
 import { keepOnlyDcScans } from './jpeg-dc.js';
 import { assertInputSize, type Limits } from './limits.js';
 
@@ -47,17 +47,22 @@ export interface OpenOptions {
   limits: Limits;
   /** SVG is off by default: renderers have a history of reading files and URLs. */
   allowSvg: boolean;
+  /** The deadline: aborting stops a decode in a worker thread at once (HEIC, BMP). */
+  signal?: AbortSignal;
 }
 
-export async function openSource(bytes: Buffer, { limits, allowSvg }: OpenOptions): Promise<OpenedSource> {
+export async function openSource(
+  bytes: Buffer,
+  { limits, allowSvg, signal }: OpenOptions,
+): Promise<OpenedSource> {
   const detected = checkHead(bytes, bytes.length, { limits, allowSvg });
   switch (detected.decoder) {
     case 'none':
       throw new UnsupportedFormatError(detected.format);
     case 'heic':
-      return openWithHeicDecoder(bytes, detected, limits);
+      return openWithHeicDecoder(bytes, detected, limits, signal);
     case 'bmp':
-      return openWithBmpDecoder(bytes, detected, limits);
+      return openWithBmpDecoder(bytes, detected, limits, signal);
     case 'sharp':
       if (detected.format === 'svg') assertSelfContainedSvg(bytes);
       return openWithSharp(bytes, detected, limits);
@@ -136,55 +141,41 @@ async function openWithHeicDecoder(
   bytes: Buffer,
   detected: DetectedFormat,
   limits: Limits,
+  signal: AbortSignal | undefined,
 ): Promise<OpenedSource> {
   // sharp's prebuilt libvips has no HEVC decoder; libheif in WebAssembly does, in a worker
-  // thread. It applies the HEIF rotation/mirror boxes itself, so its pixels are already upright.
-  const { width, height, pixels } = await decodeHeicInWorker(bytes, limits.maxInputPixels);
-  return openRawRgba(pixels, width, height, detected, hasTransparency(pixels));
+  // thread, which checks the pixel limit on the header first. libheif applies the HEIF
+  // rotation/mirror boxes itself, so its pixels are already upright.
+  const decoded = await decoderPool().decode('heic', bytes, { maxPixels: limits.maxInputPixels, signal });
+  return openRawRgba(decoded.pixels, decoded.width, decoded.height, detected, decoded.hasAlpha);
 }
 
 async function openWithBmpDecoder(
   bytes: Buffer,
   detected: DetectedFormat,
   limits: Limits,
+  signal: AbortSignal | undefined,
 ): Promise<OpenedSource> {
-  // The info header gives the size; check it before the pure-JS decoder allocates anything.
-  const width = Math.abs(readUint32LE(bytes, 18) | 0);
-  const height = Math.abs(readUint32LE(bytes, 22) | 0);
-  if (width < 1 || height < 1) throw new CorruptImageError('corrupt image: the BMP header gives no size');
+  // The header gives the size: checked before the decoder allocates width x height x 4 bytes,
+  // which a few hundred bytes of RLE can ask for. The decode itself runs in a worker thread.
+  const { width, height } = bmpSize(bytes);
   checkPixels(width, height, 1, limits);
-  const { decode } = await import('bmp-ts');
-  let decoded: ReturnType<typeof decode>;
-  try {
-    // bmp-ts honours `toRGBA` for some bit depths only; its default ABGR layout is consistent.
-    decoded = decode(bytes, { toRGBA: false });
-  } catch (error) {
-    throw new CorruptImageError(`corrupt image: BMP decoder: ${errorMessage(error)}`, { cause: error });
-  }
-  const pixels = decoded.data;
-  // Only 32-bit BMPs can carry alpha, and many of those leave it all 0, meaning "opaque".
-  let hasAlpha = false;
-  if (decoded.bitPP === 32) {
-    let anyVisible = false;
-    for (let i = 0; i < pixels.length; i += 4) {
-      if (pixels[i] !== 0) anyVisible = true;
-      if (pixels[i] !== 255) hasAlpha = true;
-    }
-    hasAlpha &&= anyVisible;
-  }
-  for (let i = 0; i < pixels.length; i += 4) {
-    const [alpha, blue, green, red] = [
-      pixels[i] ?? 0,
-      pixels[i + 1] ?? 0,
-      pixels[i + 2] ?? 0,
-      pixels[i + 3] ?? 0,
-    ];
-    pixels[i] = red;
-    pixels[i + 1] = green;
-    pixels[i + 2] = blue;
-    pixels[i + 3] = hasAlpha ? alpha : 255;
-  }
-  return openRawRgba(pixels, decoded.width, decoded.height, detected, hasAlpha);
+  const decoded = await decoderPool().decode('bmp', bytes, { maxPixels: limits.maxInputPixels, signal });
+  return openRawRgba(decoded.pixels, decoded.width, decoded.height, detected, decoded.hasAlpha);
+}
+
+/** Width and height from a BMP's info header (16-bit in the old OS/2 core header, else 32-bit signed). */
+function bmpSize(bytes: Buffer): { width: number; height: number } {
+  const headerSize = bytes.length >= 18 ? readUint32LE(bytes, 14) : 0;
+  const size =
+    headerSize === 12 && bytes.length >= 26
+      ? { width: bytes.readUInt16LE(18), height: bytes.readUInt16LE(20) }
+      : bytes.length >= 26
+        ? { width: Math.abs(readUint32LE(bytes, 18) | 0), height: Math.abs(readUint32LE(bytes, 22) | 0) }
+        : { width: 0, height: 0 };
+  if (size.width < 1 || size.height < 1)
+    throw new CorruptImageError('corrupt image: the BMP header gives no size');
+  return size;
 }
 
 function openRawRgba(
@@ -203,11 +194,6 @@ function openRawRgba(
     hasAlpha,
     still: () => (hasAlpha ? sharp(pixels, raw) : sharp(pixels, raw).removeAlpha()),
   };
-}
-
-function hasTransparency(rgba: Uint8Array): boolean {
-  for (let i = 3; i < rgba.length; i += 4) if (rgba[i] !== 255) return true;
-  return false;
 }
 
 /**
@@ -230,8 +216,4 @@ function assertSelfContainedSvg(bytes: Buffer): void {
       `SVG refused: it references an external resource (${JSON.stringify(external)})`,
     );
   }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,4 +1,4 @@
-import { InvalidConfigError, TooLargeError } from './errors.js';
+import { InvalidConfigError, ProcessingTimeoutError, TooLargeError } from './errors.js';
 
 /**
  * Every security limit in one place, each with its default. Hostile input (bombs, huge
@@ -64,5 +64,31 @@ export function resolveLimits(
 export function assertInputSize(size: number, maxInputBytes: number): void {
   if (size > maxInputBytes) {
     throw new TooLargeError(`input is ${size} bytes, over the limit of ${maxInputBytes}`);
+  }
+}
+
+/**
+ * Runs `work` within `limits.timeoutMs`, or rejects with ProcessingTimeoutError. The signal it
+ * gets is aborted then: it stops a decode in a worker thread (HEIC, BMP) at once; sharp
+ * pipelines carry libvips' own timeout for the native work.
+ */
+export async function withDeadline<T>(
+  limits: Limits,
+  work: (signal: AbortSignal) => Promise<T>,
+  what = 'processing',
+): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const timedOut = new ProcessingTimeoutError(`${what} took longer than ${limits.timeoutMs} ms`);
+      controller.abort(timedOut);
+      reject(timedOut);
+    }, limits.timeoutMs);
+  });
+  try {
+    return await Promise.race([work(controller.signal), deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,8 +1,8 @@
 import sharp, { type Sharp } from 'sharp';
 import { type OpenedSource, openSource } from './decode.js';
-import { classifyError, ProcessingTimeoutError } from './errors.js';
+import { classifyError } from './errors.js';
 import type { DetectedFormat } from './formats.js';
-import type { Limits } from './limits.js';
+import { type Limits, withDeadline } from './limits.js';
 import { renditionFingerprint } from './manifest.js';
 import { computePlaceholder, type Placeholder } from './placeholder.js';
 import type { OutputFormat, Preset } from './presets.js';
@@ -59,9 +59,9 @@ interface DecodedPixels {
 
 export async function renderImage(bytes: Buffer, options: RenderOptions): Promise<RenderedImage> {
   const { limits } = options;
-  return withDeadline(limits, async () => {
+  return withDeadline(limits, async (signal) => {
     try {
-      const source = await openSource(bytes, { limits, allowSvg: options.allowSvg });
+      const source = await openSource(bytes, { limits, allowSvg: options.allowSvg, signal });
       const pixels = await decodeOnce(source, options.presets, limits);
       const resize = sharedResizer(source, pixels);
       const [renditions, placeholder] = await Promise.all([
@@ -228,22 +228,6 @@ function encode(pipeline: Sharp, preset: Preset, source: OpenedSource): Sharp {
 
 function timeoutSeconds(limits: Limits): number {
   return Math.max(1, Math.ceil(limits.timeoutMs / 1000));
-}
-
-/** Bounds the whole render; libvips' own per-pipeline timeout stops the native work too. */
-async function withDeadline<T>(limits: Limits, work: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new ProcessingTimeoutError(`processing took longer than ${limits.timeoutMs} ms`)),
-      limits.timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([work(), deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
