@@ -1,5 +1,6 @@
 import { loadConfig } from '../config.js';
 import { configureSharp } from '../core/render.js';
+import { type AllowedHost, parseAllowedHosts } from '../local/http/hosts.js';
 import { jsonLogger } from '../local/log.js';
 import { startLocalService } from '../local/service.js';
 import type { ParsedCommandLine } from './options.js';
@@ -27,6 +28,12 @@ export async function runServe(
     );
   }
   const { token } = values;
+  let allowedHosts: AllowedHost[] = [];
+  try {
+    allowedHosts = values['allowed-hosts'] ? parseAllowedHosts(values['allowed-hosts']) : [];
+  } catch (error) {
+    throw new UsageError(`${from['allowed-hosts']}: ${(error as Error).message}`);
+  }
   const log = jsonLogger();
   if (!isLoopback(host) && !token) {
     process.stderr.write(
@@ -45,6 +52,7 @@ export async function runServe(
     concurrency,
     watchDir: values.watch,
     token,
+    allowedHosts,
     log,
   }).catch((error: unknown) => {
     const reason = listenFailure(error, host, port);

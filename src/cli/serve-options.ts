@@ -23,6 +23,15 @@ export const SERVE = {
       description: 'address to bind; another than loopback without --token gets a loud warning',
     },
     {
+      name: 'allowed-hosts',
+      type: 'string',
+      value: 'NAMES',
+      env: 'THUMBNAILER_ALLOWED_HOSTS',
+      defaultText: 'none: the bound address, and localhost on loopback',
+      description:
+        "more host names the API answers to, comma-separated (name, or name:port), e.g. a reverse proxy's",
+    },
+    {
       name: 'port',
       type: 'string',
       value: 'PORT',
@@ -64,6 +73,9 @@ export const SERVE = {
   ],
   notes: `When ready it prints one JSON line on stdout, {"event":"listening","url":...,"data":...}, and logs
 JSON lines on stderr. SIGINT or SIGTERM stop it cleanly: jobs in progress finish first.
+Requests must name the service in their Host header: its address, localhost (on loopback or
+0.0.0.0), the machine's name (on 0.0.0.0), or a name given with --allowed-hosts; any other is
+refused (403), as is a change (upload, delete, edit, retry) from a page of another site.
 Presets, limits and the alt-text model: "thumbnailer help config".
 npm start runs "thumbnailer serve" with these defaults: then open http://127.0.0.1:8080.`,
 } as const satisfies CommandSpec;

@@ -15,6 +15,8 @@ import type { AltTextConfig } from '../config.js';
 import type { RenderOptions } from '../core/render.js';
 import type { DeletionLog, JobQueue } from '../ports.js';
 import { expireDeletions, finishDeletion } from './deletes.js';
+import { limitConnections } from './http/connections.js';
+import type { AllowedHost } from './http/hosts.js';
 import { createHandler } from './http.js';
 import { Inbox } from './inbox.js';
 import { jsonLogger, type Logger } from './log.js';
@@ -37,6 +39,8 @@ export interface LocalServiceOptions {
   concurrency: number;
   watchDir?: string;
   token?: string;
+  /** Host names the API answers to besides its own address (`--allowed-hosts`). */
+  allowedHosts?: readonly AllowedHost[];
   retry?: Partial<RetryPolicy>;
   log?: Logger;
 }
@@ -127,10 +131,13 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       publicDir: path.join(packageRoot(), 'public'),
       thumbhashModule: createRequire(import.meta.url).resolve('thumbhash'),
       token: options.token,
+      host: options.host,
+      allowedHosts: options.allowedHosts,
       onWork,
       healthy: () => healthy(sqlite.database, dataDir),
     }),
   );
+  limitConnections(server, log);
   const inbox = options.watchDir
     ? new Inbox(path.resolve(options.watchDir), { ledger: sqlite.inbox, uploads, log, onWork })
     : undefined;

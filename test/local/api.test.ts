@@ -13,6 +13,7 @@ import {
   getImage,
   imagePath,
   multipartBody,
+  type RawAnswer,
   rawRequest,
   startTestService,
   type TestService,
@@ -90,6 +91,10 @@ describe('local HTTP API', () => {
         { key: expect.stringMatching(UPLOAD_KEY), name: 'branches.jpg', status: 'queued' },
       ]);
       const key = answer[0]?.key as string;
+      // The 202 says where to follow the image: its record.
+      expect(response.headers.get('location')).toBe(imagePath(key));
+      const followed = await fetch(new URL(response.headers.get('location') as string, service.url));
+      expect(((await followed.json()) as { key: string }).key).toBe(key);
       const [, day, , name] = UPLOAD_KEY.exec(key) as RegExpExecArray;
       expect([dayBefore, dayAfter]).toContain(day);
       expect(name).toBe('branches.jpg');
@@ -139,11 +144,15 @@ describe('local HTTP API', () => {
     });
 
     it('multipart, many files: one answer each, two files with the same name get different keys', async () => {
-      const answer = await uploadFixtures(service, [
-        { path: fixtures.photo.branches, name: 'same.jpg' },
-        { path: fixtures.formats.png16Rgb, name: 'same.jpg' },
-        { path: fixtures.formats.webpLossy },
+      const response = await uploadFiles(service, [
+        { name: 'same.jpg', body: await readFile(fixtures.photo.branches) },
+        { name: 'same.jpg', body: await readFile(fixtures.formats.png16Rgb) },
+        { name: 'blue-purple-pink.lossy.webp', body: await readFile(fixtures.formats.webpLossy) },
       ]);
+      expect(response.status).toBe(202);
+      // Several images: the 202 points at the list, where each shows up (newest first).
+      expect(response.headers.get('location')).toBe('/api/images');
+      const answer = (await response.json()) as { key: string; name: string; status: string }[];
       expect(answer.map((item) => item.name)).toEqual([
         'same.jpg',
         'same.jpg',
@@ -326,10 +335,230 @@ describe('local HTTP API', () => {
       const [after] = await uploadFixtures(service, [{ path: fixtures.formats.png16Rgb }]);
       expect((await waitForStatus(service, after?.key as string, ['done', 'failed'])).status).toBe('done');
     });
+  });
 
-    it('other methods on /api/images are 405', async () => {
-      const response = await fetch(`${service.url}/api/images`, { method: 'DELETE' });
-      expect(await errorOf(response)).toMatchObject({ status: 405, code: 'METHOD_NOT_ALLOWED' });
+  describe('routes', () => {
+    it('a known path with another method is 405 with Allow; an unknown path is 404, /api/ or not', async () => {
+      const [item] = await uploadFixtures(service, [{ path: fixtures.formats.png16Rgb }]);
+      const key = item?.key as string;
+      const encoded = imagePath(key).slice('/api/images/'.length);
+      const known: [string, string, string][] = [
+        ['DELETE', '/api/images', 'GET, HEAD, POST'],
+        ['PATCH', imagePath(key), 'GET, HEAD, DELETE'],
+        // GET and DELETE take any key, one ending in /alt-text/regenerate too.
+        ['PUT', `${imagePath(key)}/alt-text/regenerate`, 'GET, HEAD, POST, DELETE'],
+        ['POST', `${imagePath(key)}/alt-text`, 'GET, HEAD, PUT, DELETE'],
+        ['GET', '/api/failures/1/retry', 'POST'],
+        ['POST', '/api/failures', 'GET, HEAD'],
+        ['PUT', `/thumbnails/${encoded}/manifest.json`, 'GET, HEAD'],
+        ['DELETE', `/originals/${encoded}`, 'GET, HEAD'],
+        ['POST', '/', 'GET, HEAD'],
+        ['POST', '/healthz', 'GET, HEAD'],
+      ];
+      for (const [method, route, allow] of known) {
+        const response = await fetch(`${service.url}${route}`, { method });
+        expect(await errorOf(response), `${method} ${route}`).toMatchObject({
+          status: 405,
+          code: 'METHOD_NOT_ALLOWED',
+        });
+        expect(response.headers.get('allow'), `${method} ${route}`).toBe(allow);
+      }
+      const unknown: [string, string][] = [
+        ['GET', '/api/nothing'],
+        ['POST', '/api/nothing'],
+        ['DELETE', '/api/'],
+        ['GET', '/api'],
+        ['GET', '/api/images-and-more'],
+        ['POST', '/api/failures/1/undo'],
+        ['GET', '/api/failures/1'],
+        ['PUT', '/nothing-here'],
+      ];
+      for (const [method, route] of unknown) {
+        const response = await fetch(`${service.url}${route}`, { method });
+        expect(await errorOf(response), `${method} ${route}`).toMatchObject({
+          status: 404,
+          code: 'NOT_FOUND',
+        });
+      }
+      // A dead letter's id is a number: anything else is no dead letter.
+      const notAnId = await fetch(`${service.url}/api/failures/abc/retry`, { method: 'POST' });
+      expect(await errorOf(notAnId)).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+    });
+
+    it('a key ending in /alt-text is still an image for GET and DELETE; PUT and POST on it edit or regenerate its text', async () => {
+      const [item] = await uploadFixtures(service, [{ path: fixtures.formats.png16Rgb, name: 'alt-text' }]);
+      const key = item?.key as string;
+      expect(key.endsWith('/alt-text')).toBe(true);
+      await waitForStatus(service, key, ['done']);
+      expect((await getImage(service, key)).key).toBe(key);
+      const regenerate = await fetch(`${service.url}${imagePath(key)}/alt-text/regenerate`, {
+        method: 'POST',
+      });
+      expect(regenerate.status).toBe(202);
+      // Where to follow the new text: the image's record.
+      expect(regenerate.headers.get('location')).toBe(imagePath(key));
+      await regenerate.arrayBuffer();
+      const deleted = await fetch(`${service.url}${imagePath(key)}`, { method: 'DELETE' });
+      expect(deleted.status).toBe(204);
+      expect((await fetch(`${service.url}${imagePath(key)}`)).status).toBe(404);
+    });
+
+    it('every answer forbids framing and sniffing; the page keeps its own policy, with frame-ancestors', async () => {
+      for (const route of ['/api/images', '/healthz', '/nothing-here', '/config.json']) {
+        const response = await fetch(`${service.url}${route}`);
+        await response.arrayBuffer();
+        expect(response.headers.get('content-security-policy'), route).toContain("frame-ancestors 'none'");
+        expect(response.headers.get('x-frame-options'), route).toBe('DENY');
+        expect(response.headers.get('x-content-type-options'), route).toBe('nosniff');
+      }
+      const page = await fetch(`${service.url}/`);
+      await page.arrayBuffer();
+      const policy = page.headers.get('content-security-policy') as string;
+      expect(policy).toContain("script-src 'self'");
+      expect(policy).toContain("frame-ancestors 'none'");
+      expect(page.headers.get('x-frame-options')).toBe('DENY');
+    });
+  });
+
+  describe('Host and Origin', () => {
+    const port = () => Number(new URL(service.url).port);
+    /** A request with headers fetch will not set (Host), through node:http. */
+    const send = (
+      route: string,
+      headers: Record<string, string | number>,
+      method = 'GET',
+      body?: Buffer,
+    ): Promise<RawAnswer> =>
+      rawRequest(`${service.url}${route}`, { method, headers, chunks: body ? [body] : [] });
+
+    it('a Host other than this service is refused (DNS rebinding), whatever the route; its own and localhost are served', async () => {
+      for (const host of [
+        'evil.example',
+        `evil.example:${port()}`,
+        `127.0.0.1:${port() + 1}`,
+        '127.0.0.1',
+        `localhost:${port() + 1}`,
+        `10.1.2.3:${port()}`,
+        `[::1]:${port() + 1}`,
+        `127.0.0.1.nip.io:${port()}`,
+      ]) {
+        for (const route of ['/', '/api/images', '/healthz', '/nothing-here']) {
+          const answer = await send(route, { Host: host });
+          expect(answer.status, `${host} ${route}`).toBe(403);
+          expect(JSON.parse(answer.body).error.code).toBe('HOST_NOT_ALLOWED');
+          expect(JSON.parse(answer.body).error.message).toContain('--allowed-hosts');
+        }
+      }
+      for (const host of [
+        `127.0.0.1:${port()}`,
+        `localhost:${port()}`,
+        `LocalHost:${port()}`,
+        `[::1]:${port()}`,
+      ]) {
+        const answer = await send('/api/images', { Host: host });
+        expect(answer.status, host).toBe(200);
+      }
+      // Refused before anything is read: an upload to another name keeps nothing.
+      const { body, contentType } = await multipartBody([
+        { name: 'x.png', body: await readFile(fixtures.formats.png16Rgb) },
+      ]);
+      await expectNothingKept(async () => {
+        const answer = await send(
+          '/api/images',
+          { Host: `evil.example:${port()}`, 'Content-Type': contentType, 'Content-Length': body.length },
+          'POST',
+          body,
+        );
+        expect(answer.status).toBe(403);
+      });
+    });
+
+    it('an upload, delete, edit or retry from a page of another site is refused and changes nothing', async () => {
+      const [item] = await uploadFixtures(service, [{ path: fixtures.hostile.cutAfter4k }]);
+      const key = item?.key as string;
+      const failed = await waitForStatus(service, key, ['failed']);
+      const failureId = failed.failure?.id as number;
+      const own = `http://127.0.0.1:${port()}`;
+      const { body, contentType } = await multipartBody([
+        { name: 'x.png', body: await readFile(fixtures.formats.png16Rgb) },
+      ]);
+      const altText = Buffer.from(JSON.stringify({ alt: 'planted' }));
+      const crossSite: Record<string, string>[] = [
+        // Another port of this machine: another origin of the same site.
+        { Origin: `http://127.0.0.1:${port() + 1}`, 'Sec-Fetch-Site': 'same-site' },
+        { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' },
+        { Origin: 'https://evil.example' },
+        { Origin: 'null' },
+        { 'Sec-Fetch-Site': 'cross-site' },
+        { Origin: `http://localhost:${port() + 1}` },
+      ];
+      for (const headers of crossSite) {
+        const label = JSON.stringify(headers);
+        await expectNothingKept(async () => {
+          const upload = await send(
+            '/api/images',
+            { ...headers, 'Content-Type': contentType, 'Content-Length': body.length },
+            'POST',
+            body,
+          );
+          expect(upload.status, label).toBe(403);
+          expect(JSON.parse(upload.body).error.code, label).toBe('CROSS_SITE_REQUEST');
+        });
+        const retry = await send(`/api/failures/${failureId}/retry`, headers, 'POST');
+        expect(retry.status, label).toBe(403);
+        const edit = await send(
+          `${imagePath(key)}/alt-text`,
+          { ...headers, 'Content-Type': 'application/json', 'Content-Length': altText.length },
+          'PUT',
+          altText,
+        );
+        expect(edit.status, label).toBe(403);
+        const deleted = await send(imagePath(key), headers, 'DELETE');
+        expect(deleted.status, label).toBe(403);
+      }
+      // Nothing changed: still failed, still a dead letter, no edited text.
+      const after = await getImage(service, key);
+      expect(after.status).toBe('failed');
+      expect(after.altText).not.toMatchObject({ edited: true });
+      const failures = (await (await fetch(`${service.url}/api/failures`)).json()) as {
+        failures: { id: number }[];
+      };
+      expect(failures.failures.map((failure) => failure.id)).toContain(failureId);
+
+      // Reading stays open to any client: a GET is no change (and CORS keeps other sites from reading it).
+      const read = await send('/api/images', {
+        Origin: 'https://evil.example',
+        'Sec-Fetch-Site': 'cross-site',
+      });
+      expect(read.status).toBe(200);
+      expect(read.headers['access-control-allow-origin']).toBeUndefined();
+
+      // The page's own requests, and a client that sends no Origin (curl, scripts), go through.
+      const sameOrigin = await send(
+        '/api/images',
+        {
+          Origin: own,
+          'Sec-Fetch-Site': 'same-origin',
+          'Content-Type': contentType,
+          'Content-Length': body.length,
+        },
+        'POST',
+        body,
+      );
+      expect(sameOrigin.status).toBe(202);
+      const typedInAddressBar = await send(
+        '/api/images',
+        { 'Sec-Fetch-Site': 'none', 'Content-Type': contentType, 'Content-Length': body.length },
+        'POST',
+        body,
+      );
+      expect(typedInAddressBar.status).toBe(202);
+      const redriven = await send(
+        `/api/failures/${failureId}/retry`,
+        { Origin: own, 'Sec-Fetch-Site': 'same-origin' },
+        'POST',
+      );
+      expect(redriven.status).toBe(202);
     });
   });
 
@@ -588,6 +817,7 @@ describe('local HTTP API', () => {
 
       const retry = await fetch(`${service.url}/api/failures/${id}/retry`, { method: 'POST' });
       expect(retry.status).toBe(202);
+      expect(retry.headers.get('location')).toBe(imagePath(key));
       expect(await retry.json()).toEqual({ id, key, status: 'queued' });
       // It runs again (a second receive, a second failure and alert) and ends failed again.
       await waitFor(() => attemptsLogged() === 2 && alerts().length === 2);
@@ -717,6 +947,92 @@ describe('local HTTP API: byte limit', () => {
   });
 });
 
+describe('local HTTP API: files per request', () => {
+  let cleanup: () => Promise<void>;
+  let service: TestService;
+
+  beforeAll(async () => {
+    let root: string;
+    ({ dir: root, cleanup } = await tempDir('api-files'));
+    // One worker: the images accepted here need not be processed for these tests.
+    service = await startTestService({ dataDir: path.join(root, 'data'), concurrency: 1 });
+  });
+  afterAll(async () => {
+    await service?.close();
+    await cleanup();
+  });
+
+  const files = async (count: number) => {
+    const body = await readFile(fixtures.formats.png16Rgb);
+    return Array.from({ length: count }, (_, i) => ({ name: `tiny-${i}.png`, body }));
+  };
+
+  it('101 files in one request: 413 TOO_MANY_FILES, the whole request refused, nothing kept', async () => {
+    const response = await uploadFiles(service, await files(101));
+    expect(await errorOf(response)).toMatchObject({
+      status: 413,
+      code: 'TOO_MANY_FILES',
+      message: expect.stringContaining('100'),
+    });
+    expect(await keptFiles(service.dataDir)).toEqual({ originals: [], tmp: [] });
+    expect(await imageCount(service)).toBe(0);
+  });
+
+  it('100 files in one request: all 100 accepted, in order', async () => {
+    const response = await uploadFiles(service, await files(100));
+    expect(response.status).toBe(202);
+    const answer = (await response.json()) as { name: string }[];
+    expect(answer.map((item) => item.name)).toEqual((await files(100)).map((file) => file.name));
+    expect(await imageCount(service)).toBe(100);
+  });
+});
+
+describe('local HTTP API: allowed hosts', () => {
+  let cleanup: () => Promise<void>;
+  let service: TestService;
+
+  beforeAll(async () => {
+    let root: string;
+    ({ dir: root, cleanup } = await tempDir('api-hosts'));
+    service = await startTestService({
+      dataDir: path.join(root, 'data'),
+      allowedHosts: [{ name: 'thumbs.example' }, { name: 'pinned.example', port: 8443 }],
+    });
+  });
+  afterAll(async () => {
+    await service?.close();
+    await cleanup();
+  });
+
+  const get = (host: string) =>
+    rawRequest(`${service.url}/api/images`, { method: 'GET', headers: { Host: host }, chunks: [] });
+
+  it('a name the user allows is served with any port, or with the one given; others stay refused', async () => {
+    for (const host of [
+      'thumbs.example',
+      'thumbs.example:443',
+      'THUMBS.example:8080',
+      'pinned.example:8443',
+    ]) {
+      expect((await get(host)).status, host).toBe(200);
+    }
+    for (const host of ['pinned.example', 'pinned.example:8080', 'evil.example', 'sub.thumbs.example']) {
+      expect((await get(host)).status, host).toBe(403);
+    }
+  });
+
+  it("behind a reverse proxy: a change from the proxy's origin is its own page's", async () => {
+    const body = await readFile(fixtures.formats.png16Rgb);
+    const upload = (origin: string) =>
+      rawRequest(`${service.url}/api/images?name=x.png`, {
+        headers: { Host: 'thumbs.example', Origin: origin, 'Sec-Fetch-Site': 'same-origin' },
+        chunks: [body],
+      });
+    expect((await upload('https://thumbs.example')).status).toBe(202);
+    expect((await upload('https://evil.example')).status).toBe(403);
+  });
+});
+
 describe('local HTTP API: token', () => {
   let cleanup: () => Promise<void>;
   let service: TestService;
@@ -770,15 +1086,61 @@ describe('local HTTP API: token', () => {
     expect(await imageCount(service, auth)).toBe(1);
   });
 
-  it('200 with Authorization: Bearer and with ?token=', async () => {
+  it('a 401 says how to authenticate: WWW-Authenticate: Bearer, with invalid_token for a wrong one', async () => {
+    const none = await fetch(`${service.url}/api/images`);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="thumbnailer"');
+    await none.arrayBuffer();
+    const wrong = await fetch(`${service.url}/api/images`, { headers: { Authorization: 'Bearer wrong' } });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('www-authenticate')).toBe('Bearer realm="thumbnailer", error="invalid_token"');
+    await wrong.arrayBuffer();
+    const upload = await uploadFiles(service, [
+      { name: 'x.webp', body: await readFile(fixtures.formats.webpLossy) },
+    ]);
+    expect(upload.status).toBe(401);
+    expect(upload.headers.get('www-authenticate')).toBe('Bearer realm="thumbnailer"');
+    await upload.arrayBuffer();
+  });
+
+  it('200 with Authorization: Bearer everywhere; ?token= only on GET and HEAD of files (for <img> and links)', async () => {
     for (const route of routes()) {
       const withHeader = await fetch(`${service.url}${route}`, { headers: auth });
       expect(withHeader.status, route).toBe(200);
       await withHeader.arrayBuffer();
-      const withQuery = await fetch(`${service.url}${route}?token=s3cret`);
-      expect(withQuery.status, route).toBe(200);
-      await withQuery.arrayBuffer();
     }
+    const encoded = key.split('/').map(encodeURIComponent).join('/');
+    for (const route of [thumbUrl, `/originals/${encoded}`]) {
+      for (const method of ['GET', 'HEAD']) {
+        const withQuery = await fetch(`${service.url}${route}?token=s3cret`, { method });
+        expect(withQuery.status, `${method} ${route}`).toBe(200);
+        await withQuery.arrayBuffer();
+      }
+    }
+    for (const route of ['/api/images', imagePath(key), '/api/failures', '/metrics']) {
+      const withQuery = await fetch(`${service.url}${route}?token=s3cret`);
+      expect(await errorOf(withQuery), route).toMatchObject({
+        status: 401,
+        code: 'UNAUTHORIZED',
+        message: expect.stringContaining('Authorization: Bearer'),
+      });
+    }
+  });
+
+  it('?token= never authorizes a change: an upload or a delete with it is refused and keeps nothing', async () => {
+    const upload = await fetch(`${service.url}/api/images?name=x.webp&token=s3cret`, {
+      method: 'POST',
+      body: await readFile(fixtures.formats.webpLossy),
+    });
+    expect(await errorOf(upload)).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
+    const form = new FormData();
+    form.append('file', new Blob([await readFile(fixtures.formats.webpLossy)]), 'x.webp');
+    const multipart = await fetch(`${service.url}/api/images?token=s3cret`, { method: 'POST', body: form });
+    expect(await errorOf(multipart)).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
+    const deleted = await fetch(`${service.url}${imagePath(key)}?token=s3cret`, { method: 'DELETE' });
+    expect(await errorOf(deleted)).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
+    expect(await imageCount(service, auth)).toBe(1);
+    expect((await getImage(service, key, auth)).status).toBe('done');
   });
 
   it('/healthz stays open', async () => {
