@@ -313,6 +313,14 @@ export class SqliteQueue {
     return row && normalise(row);
   }
 
+  /** Removes a dead letter for good (a person dismissed it); undefined if it is not dead. */
+  dismiss(jobId: number): JobRow | undefined {
+    const row = this.db
+      .prepare(`DELETE FROM jobs WHERE id = ? AND state = 'dead' RETURNING ${JOB_COLUMNS}`)
+      .get(jobId) as JobRow | undefined;
+    return row && normalise(row);
+  }
+
   image(key: string): ImageRow | undefined {
     return this.db.prepare(`SELECT ${IMAGE_COLUMNS} FROM images WHERE key = ?`).get(key) as
       | ImageRow

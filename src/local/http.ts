@@ -19,7 +19,8 @@ import { assertSafeKey } from '../core/keys.js';
 import { parseJson } from '../core/store-json.js';
 import { isTombstone } from '../core/tombstone.js';
 import { deleteImage } from './deletes.js';
-import { imageRecord } from './image-records.js';
+import { dismissFailure } from './dismiss-failure.js';
+import { failureRetryable, imageRecord } from './image-records.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import {
@@ -44,8 +45,10 @@ export interface HttpDeps {
   uploads: UploadDeps;
   metrics: Metrics;
   log: Logger;
-  /** Folder with index.html, app.js, app.css. */
+  /** Folder with index.html, app.js, app.css and the modules app.js imports (js/*.js). */
   publicDir: string;
+  /** Whether an alt-text model is configured: the page explains how to turn it on when not. */
+  altTextConfigured?: boolean;
   /** The thumbhash package's browser module, served at /vendor/thumbhash.js. */
   thumbhashModule: string;
   token?: string;
@@ -69,6 +72,9 @@ const STATIC_FILES: Record<string, { file: string; type: string }> = {
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
 };
+
+/** The page's ES modules, public/js/<name>.js: served by this pattern, nothing else of the folder. */
+const PAGE_MODULE = /^\/js\/[a-z][a-z0-9-]*\.js$/;
 
 class HttpError extends Error {
   constructor(
@@ -136,7 +142,9 @@ async function handle(request: IncomingMessage, response: ServerResponse, deps: 
   response.setHeader('X-Content-Type-Options', 'nosniff');
   const method = request.method ?? 'GET';
 
-  if (method === 'GET' && route in STATIC_FILES) return sendStatic(response, deps, route);
+  if (method === 'GET' && (route in STATIC_FILES || PAGE_MODULE.test(route))) {
+    return sendStatic(response, deps, route);
+  }
   if (method === 'GET' && route === '/vendor/thumbhash.js') {
     return sendFile(
       request,
@@ -146,14 +154,14 @@ async function handle(request: IncomingMessage, response: ServerResponse, deps: 
       'public, max-age=3600',
     );
   }
-  // The page's settings: none locally (it uploads through /api/images). A page hosted for AWS
-  // gets a config.json naming its upload endpoint instead (npm run build:page).
+  // The page's settings: no upload endpoint locally (it uploads through /api/images), and whether
+  // alt text is on. A page hosted for AWS gets a config.json naming its endpoint (npm run build:page).
   if (method === 'GET' && route === '/config.json') {
     response.writeHead(200, {
       'Content-Type': 'application/json; charset=utf-8',
       'Cache-Control': 'no-cache',
     });
-    response.end('{}');
+    response.end(JSON.stringify({ altText: { configured: deps.altTextConfigured === true } }));
     return;
   }
   if (method === 'GET' && route === '/healthz') {
@@ -192,6 +200,7 @@ async function handle(request: IncomingMessage, response: ServerResponse, deps: 
       code: job.errorCode,
       message: job.errorMessage,
       attempts: job.attempts,
+      retryable: failureRetryable(job.errorCode),
       firstReceivedAt: job.firstReceivedAt && new Date(job.firstReceivedAt).toISOString(),
       lastReceivedAt: job.lastReceivedAt && new Date(job.lastReceivedAt).toISOString(),
     }));
@@ -204,6 +213,14 @@ async function handle(request: IncomingMessage, response: ServerResponse, deps: 
     deps.onWork();
     deps.log.log('info', 'dead letter redriven', { queue: job.queue, key: job.key, failureId: job.id });
     return sendJson(response, 202, { id: job.id, key: job.key, status: 'queued' });
+  }
+  const dismissed = /^\/api\/failures\/(\d+)$/.exec(route);
+  if (dismissed && method === 'DELETE') {
+    const job = await dismissFailure(Number(dismissed[1]), deps);
+    if (!job) throw new HttpError(404, 'NOT_FOUND', `no dead letter with id ${dismissed[1]}`);
+    deps.log.log('info', 'failure dismissed', { queue: job.queue, key: job.key, failureId: job.id });
+    response.writeHead(204, { 'Cache-Control': 'no-store' }).end();
+    return;
   }
   // HEAD as S3 and a CDN answer it: the GET's headers, no body (Node sends none for HEAD).
   const read = method === 'GET' || method === 'HEAD';
@@ -531,8 +548,15 @@ async function sendFile(
 }
 
 async function sendStatic(response: ServerResponse, deps: HttpDeps, route: string): Promise<void> {
-  const { file, type } = STATIC_FILES[route] as { file: string; type: string };
-  const body = await readFile(path.join(deps.publicDir, file));
+  const { file, type } = STATIC_FILES[route] ?? {
+    file: route.slice(1),
+    type: 'text/javascript; charset=utf-8',
+  };
+  const body = await readFile(path.join(deps.publicDir, file)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (!body) throw new HttpError(404, 'NOT_FOUND', `nothing at ${route}`);
   response.writeHead(200, {
     'Content-Type': type,
     'Cache-Control': 'no-cache',

@@ -17,7 +17,30 @@ export interface ImageRecord {
   renditions: (Manifest['renditions'][number] & { url: string })[];
   placeholder: Manifest['placeholder'] | null;
   altText: AltTextView;
-  failure: { id: number; code: string | null; message: string | null; attempts: number } | null;
+  failure: {
+    id: number;
+    code: string | null;
+    message: string | null;
+    attempts: number;
+    /** False when a retry cannot succeed: the input itself is the problem. */
+    retryable: boolean;
+  } | null;
+}
+
+/** Failures of the input itself: the same bytes fail the same way, so a retry cannot help. */
+const INPUT_FAILURES = new Set([
+  'NOT_AN_IMAGE',
+  'UNSUPPORTED_FORMAT',
+  'CORRUPT_IMAGE',
+  'TOO_MANY_PIXELS',
+  'TOO_LARGE',
+  'INPUT_REFUSED',
+  'ORIGINAL_MISSING',
+]);
+
+/** Whether retrying a dead letter with this error code can succeed. */
+export function failureRetryable(code: string | null): boolean {
+  return code === null || !INPUT_FAILURES.has(code);
 }
 
 /**
@@ -56,8 +79,10 @@ export async function imageRecord(
   const jobs = queue.jobsFor(row.key);
   const thumbnailJob = jobs.find((job) => job.queue === 'thumbnail');
   const altTextJob = jobs.find((job) => job.queue === 'alt-text');
-  const status = imageStatus(thumbnailJob);
-  const manifest = status === 'done' ? await readManifest(thumbnails, row.key) : undefined;
+  // No thumbnail job: its failure was dismissed (DELETE /api/failures/<id>); what is stored tells.
+  const stored = thumbnailJob ? undefined : await readManifest(thumbnails, row.key);
+  const status = thumbnailJob ? imageStatus(thumbnailJob) : stored ? 'done' : 'failed';
+  const manifest = status === 'done' ? (stored ?? (await readManifest(thumbnails, row.key))) : undefined;
   return {
     key: row.key,
     name: row.name,
@@ -77,13 +102,13 @@ export async function imageRecord(
             code: thumbnailJob.errorCode,
             message: thumbnailJob.errorMessage,
             attempts: thumbnailJob.attempts,
+            retryable: failureRetryable(thumbnailJob.errorCode),
           }
         : null,
   };
 }
 
-function imageStatus(job: JobRow | undefined): ImageRecord['status'] {
-  if (!job) return 'queued';
+function imageStatus(job: JobRow): ImageRecord['status'] {
   if (job.state === 'done') return 'done';
   if (job.state === 'dead') return 'failed';
   return job.state === 'leased' || job.attempts > 0 ? 'processing' : 'queued';
@@ -118,6 +143,8 @@ function altTextView(job: JobRow | undefined, record: AltTextRecord | undefined)
   }
   if (pending) return { status: 'queued', ...text };
   if (record?.status === 'done') return { status: 'done', ...text };
+  // No job: its failure was dismissed (DELETE /api/failures/<id>), and no text came of it.
+  if (!job && record?.status !== 'not-configured') return { status: 'failed' };
   if (!job || job.outcome === ALT_TEXT_NOT_CONFIGURED || record?.status === 'not-configured') {
     return { status: ALT_TEXT_NOT_CONFIGURED };
   }

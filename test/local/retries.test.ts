@@ -61,6 +61,7 @@ describe('transient failures: retries, dead letter, redrive', () => {
       code: 'TRANSIENT',
       message: expect.any(String),
       attempts: 3,
+      retryable: true,
     });
     const id = record.failure?.id as number;
     // Three receives: the first two back to the queue, the last to the dead letters.
