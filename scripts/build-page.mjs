@@ -1,14 +1,14 @@
 // npm run build:page -- --upload-endpoint URL [--out DIR]
 //
-// The web page for the AWS deployment, as static files: public/ (index.html, app.js, app.css),
-// thumbhash's browser module as vendor/thumbhash.js, and a config.json naming the upload
+// The web page for the AWS deployment, as static files: public/ (index.html, app.js, app.css and
+// the modules app.js imports, js/*.js), thumbhash's browser module as vendor/thumbhash.js, and a config.json naming the upload
 // endpoint (the Terraform module's upload_endpoint output), in dist/page/ by default. Host the
 // folder at an origin listed in the module's upload_allowed_origins; the page then asks the
 // endpoint for a presigned POST per file and uploads straight to the originals bucket.
 //
 //   --upload-endpoint URL   https://..., or http:// on a loopback address (to try it locally)
 //   --out DIR               where the page goes (default dist/page)
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -39,7 +39,9 @@ if (endpoint.protocol !== 'https:' && !(endpoint.protocol === 'http:' && loopbac
 
 const out = path.resolve(root, options.out ?? 'dist/page');
 mkdirSync(path.join(out, 'vendor'), { recursive: true });
-for (const file of ['index.html', 'app.js', 'app.css']) {
+mkdirSync(path.join(out, 'js'), { recursive: true });
+const modules = readdirSync(path.join(root, 'public/js')).filter((file) => file.endsWith('.js'));
+for (const file of ['index.html', 'app.js', 'app.css', ...modules.map((name) => `js/${name}`)]) {
   copyFileSync(path.join(root, 'public', file), path.join(out, file));
 }
 copyFileSync(createRequire(import.meta.url).resolve('thumbhash'), path.join(out, 'vendor', 'thumbhash.js'));

@@ -258,6 +258,8 @@ export interface JobQueue {
   deadLetters(): (Job & { name: string })[];
   /** A dead job queued again with a fresh attempt budget; undefined when it is not dead. */
   redrive(jobId: number): Job | undefined;
+  /** Removes a dead letter for good (a person dismissed it); undefined when `jobId` is not dead. */
+  dismiss(jobId: number): Job | undefined;
   /** How many jobs are in each queue and state, for /metrics. */
   jobCounts(): { queue: QueueName; state: JobState; count: number }[];
 }

@@ -179,6 +179,14 @@ export function sqliteJobQueue(
       return row && normalise(row);
     },
 
+    dismiss(jobId: number): Job | undefined {
+      // .all(), not .get(): the statement must run to its end, where a failed commit throws.
+      const [row] = db
+        .prepare(`DELETE FROM jobs WHERE id = ? AND state = 'dead' RETURNING ${JOB_COLUMNS}`)
+        .all(jobId) as Job[];
+      return row && normalise(row);
+    },
+
     jobCounts() {
       return db.prepare('SELECT queue, state, COUNT(*) AS count FROM jobs GROUP BY queue, state').all() as {
         queue: QueueName;

@@ -32,8 +32,10 @@ export interface HttpDeps {
   uploads: UploadDeps;
   metrics: Metrics;
   log: Logger;
-  /** Folder with index.html, app.js, app.css. */
+  /** Folder with index.html, app.js, app.css and the modules app.js imports (js/*.js). */
   publicDir: string;
+  /** Whether an alt-text model is configured: the page explains how to turn it on when not. */
+  altTextConfigured?: boolean;
   /** The thumbhash package's browser module, served at /vendor/thumbhash.js. */
   thumbhashModule: string;
   token?: string;

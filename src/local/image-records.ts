@@ -69,8 +69,10 @@ export async function imageRecord(
   const jobs = queue.jobsFor(row.key);
   const thumbnailJob = jobs.find((job) => job.queue === 'thumbnail');
   const altTextJob = jobs.find((job) => job.queue === 'alt-text');
-  const status = imageStatus(thumbnailJob);
-  const manifest = status === 'done' ? await readManifest(thumbnails, row.key) : undefined;
+  // No thumbnail job: its failure was dismissed (DELETE /api/failures/<id>); what is stored tells.
+  const stored = thumbnailJob ? undefined : await readManifest(thumbnails, row.key);
+  const status = thumbnailJob ? imageStatus(thumbnailJob) : stored ? 'done' : 'failed';
+  const manifest = status === 'done' ? (stored ?? (await readManifest(thumbnails, row.key))) : undefined;
   return {
     key: row.key,
     name: row.name,
@@ -96,8 +98,7 @@ export async function imageRecord(
   };
 }
 
-function imageStatus(job: Job | undefined): ImageRecord['status'] {
-  if (!job) return 'queued';
+function imageStatus(job: Job): ImageRecord['status'] {
   if (job.state === 'done') return 'done';
   if (job.state === 'dead') return 'failed';
   return job.state === 'leased' || job.attempts > 0 ? 'processing' : 'queued';
@@ -132,6 +133,8 @@ function altTextView(job: Job | undefined, record: AltTextRecord | undefined): A
   }
   if (pending) return { status: 'queued', ...text };
   if (record?.status === 'done') return { status: 'done', ...text };
+  // No job: its failure was dismissed (DELETE /api/failures/<id>), and no text came of it.
+  if (!job && record?.status !== 'not-configured') return { status: 'failed' };
   if (!job || job.outcome === ALT_TEXT_NOT_CONFIGURED || record?.status === 'not-configured') {
     return { status: ALT_TEXT_NOT_CONFIGURED };
   }

@@ -129,6 +129,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       metrics,
       log,
       publicDir: path.join(packageRoot(), 'public'),
+      altTextConfigured: altTextModel !== undefined,
       thumbhashModule: createRequire(import.meta.url).resolve('thumbhash'),
       token: options.token,
       host: options.host,

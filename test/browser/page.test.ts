@@ -2,13 +2,14 @@
 // Debian's Chromium through playwright-core. Run by `npm run test:browser`, not by `npm test`.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import type { ImageRecord } from '../../src/local/image-records.js';
 import { fixtures } from '../fixtures.js';
 import { type FakeModelServer, GOOD_ANSWER, startFakeOpenAi } from '../helpers/fake-models.js';
 import { listFiles } from '../helpers/files.js';
@@ -138,8 +139,19 @@ afterAll(async () => {
 });
 
 /** A fresh page that records console errors and uncaught exceptions. */
-async function openPage(url: string): Promise<{ page: Page; errors: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+async function openPage(
+  url: string,
+  options: { clipboard?: boolean } = {},
+): Promise<{ page: Page; errors: string[] }> {
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 900 },
+    locale: 'en-US',
+    acceptDownloads: true,
+  });
+  if (options.clipboard)
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], {
+      origin: new URL(url).origin,
+    });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT.timeout);
   const errors: string[] = [];
@@ -164,6 +176,53 @@ const computed = (locator: Locator, property: string): Promise<string> =>
     property,
   );
 
+/** The sum of the files' sizes. */
+async function totalBytes(files: string[]): Promise<number> {
+  return (await Promise.all(files.map((file) => stat(file)))).reduce((sum, stats) => sum + stats.size, 0);
+}
+
+/** As the page writes a size from 1 to 10 MiB: one decimal. */
+function megabytes(bytes: number): string {
+  expect(bytes).toBeGreaterThanOrEqual(1024 * 1024);
+  expect(bytes).toBeLessThan(10 * 1024 * 1024);
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** The focused element's accessible label: its aria-label, its <label>, or its text. */
+const focusedLabel = (page: Page): Promise<string> =>
+  page.evaluate(() => {
+    type Element = {
+      id: string;
+      textContent: string | null;
+      getAttribute(name: string): string | null;
+      labels?: { textContent: string | null }[];
+    };
+    const active = (globalThis as unknown as { document: { activeElement: Element | null } }).document
+      .activeElement;
+    return (
+      active?.getAttribute('aria-label') ??
+      active?.labels?.[0]?.textContent ??
+      active?.textContent ??
+      ''
+    ).trim();
+  });
+
+/** As the page writes a size under 1 MiB. */
+function kilobytes(bytes: number): string {
+  expect(bytes).toBeGreaterThanOrEqual(1024);
+  expect(bytes).toBeLessThan(1024 * 1024);
+  const value = bytes / 1024;
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} KB`;
+}
+
+/** What the page put on the clipboard. */
+const clipboard = (page: Page): Promise<string> =>
+  page.evaluate(() =>
+    (
+      globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }
+    ).navigator.clipboard.readText(),
+  );
+
 const imgLoaded = (img: Locator): Promise<boolean> =>
   img.evaluate((element) => {
     const image = element as unknown as Img;
@@ -171,7 +230,7 @@ const imgLoaded = (img: Locator): Promise<boolean> =>
   });
 
 describe('the web page', () => {
-  it('uploads, shows placeholders then thumbnails, live status, failures and retry', async () => {
+  it('uploads in order with a total, shows placeholders then thumbnails, live status; a failure that cannot succeed is dismissed', async () => {
     const { page, errors } = await openPage(`${server.url}/`);
 
     // Landmarks, headings, a polite live region.
@@ -211,7 +270,7 @@ describe('the web page', () => {
     const names = photos.map((file) => path.basename(file));
     await (await chooser).setFiles(photos);
 
-    // Per-file upload rows end uploaded, progress full.
+    // Per-file upload rows, in the order chosen, end uploaded, progress full; a total over them.
     for (const name of names) {
       const row = page.locator('.upload-item', { hasText: name });
       await row.and(page.locator('[data-state="done"]')).waitFor();
@@ -219,6 +278,10 @@ describe('the web page', () => {
         await row.locator('progress').evaluate((element) => (element as unknown as { value: number }).value),
       ).toBe(100);
     }
+    expect(await page.locator('.upload-item .upload-item__name').allTextContents()).toEqual(names);
+    expect(await page.locator('#uploads-total').textContent()).toBe(
+      `3 files, ${megabytes(await totalBytes(photos))}: 3 uploaded`,
+    );
 
     // Each image: done, its ThumbHash placeholder showing while the thumbnail is still on its way.
     for (const name of names) {
@@ -243,11 +306,16 @@ describe('the web page', () => {
       expect(await img.getAttribute('src')).toMatch(
         new RegExp(`/${encodeURIComponent(name).replace(/[.]/g, '\\.')}/[0-9a-f]{16}/thumb\\.webp$`),
       );
-      // No alt text model is configured: the caption says so and alt is the file name.
+      // No alt text model is configured: alt is the file name, and the card says nothing of it...
       expect(await img.getAttribute('alt')).toBe(name);
-      expect(await item.locator('figcaption').textContent()).toContain('Alt text: not configured');
+      expect(await item.locator('figcaption').textContent()).not.toMatch(/alt text/i);
       expect((await item.locator('.badge').textContent())?.trim()).toMatch(/done$/);
     }
+    // ...one banner above the gallery says how to turn it on.
+    const banner = page.getByRole('region', { name: 'Alt text is off' });
+    expect(await banner.isVisible()).toBe(true);
+    expect(await banner.textContent()).toContain('ALT_TEXT_PROVIDER=openai OPENAI_BASE_URL=');
+    expect(await banner.textContent()).toContain('ALT_TEXT_PROVIDER=bedrock');
     await page.locator('#announcer', { hasText: 'ready' }).waitFor({ state: 'attached' });
 
     // A hostile file, dropped on the drop zone: accepted (JPEG magic), then CORRUPT_IMAGE.
@@ -276,8 +344,28 @@ describe('the web page', () => {
     await page
       .locator('#announcer', { hasText: `${hostileName}: processing failed (CORRUPT_IMAGE)` })
       .waitFor({ state: 'attached' });
+    // The dropped file joined the end of the uploads list.
+    expect(await page.locator('.upload-item .upload-item__name').allTextContents()).toEqual([
+      ...names,
+      hostileName,
+    ]);
+    // A corrupt file fails the same way every time: no Retry offered, on the card or in the list.
+    expect(await hostile.getByRole('button', { name: `Retry ${hostileName}` }).count()).toBe(0);
+    // Its card opens its view (a click on the failed frame reaches the link), which says why.
+    await hostile.locator('.card__frame').click();
+    const failure = page.getByRole('group', { name: 'Processing failed' });
+    await failure.waitFor();
+    expect(await failure.textContent()).toContain('CORRUPT_IMAGE');
+    expect(await failure.textContent()).toContain('Retry cannot help');
+    expect(await failure.getByRole('button', { name: `Retry ${hostileName}` }).count()).toBe(0);
+    expect(
+      await failure.getByRole('button', { name: `Dismiss the failure of ${hostileName}` }).isVisible(),
+    ).toBe(true);
+    await page.goBack();
+    await hostile.waitFor();
+    expect(await focusedLabel(page)).toBe(`Open ${hostileName}`);
 
-    // The failures view lists it; Retry queues it again, and it fails again (it is corrupt).
+    // The failures view lists it, with the reason and Dismiss.
     await page.getByRole('tab', { name: /Failures/ }).click();
     await page.getByRole('tabpanel', { name: /Failures/ }).waitFor();
     const row = page.getByRole('row').filter({ hasText: hostileName });
@@ -285,45 +373,37 @@ describe('the web page', () => {
     expect(await row.locator('.failure__code').textContent()).toBe('CORRUPT_IMAGE');
     expect(await row.locator('.failure__message').textContent()).toMatch(/\S/);
     expect(await row.locator('.failure__attempts').textContent()).toMatch(/^\d+$/);
-
-    type Failures = { failures: { id: number; key: string; lastReceivedAt: string }[] };
-    const failureOf = async () => {
-      const body = (await (await page.request.get(`${server.url}/api/failures`)).json()) as Failures;
-      return body.failures.find((failure) => failure.key.endsWith(`/${hostileName}`));
-    };
-    const before = await failureOf();
-    expect(before).toBeDefined();
-
-    const retried = page.waitForResponse(
-      (response) =>
-        /^\/api\/failures\/\d+\/retry$/.test(new URL(response.url()).pathname) &&
-        response.request().method() === 'POST',
-    );
-    // (The queued state itself is not awaited: a corrupt file fails again within milliseconds,
-    // and a state that short may never be painted.)
-    await row.getByRole('button', { name: `Retry ${hostileName}` }).click();
-    const response = await retried;
-    expect(response.status()).toBe(202);
-    expect(await response.json()).toMatchObject({ status: 'queued' });
-    await page
-      .locator('#announcer', { hasText: `Retry of ${hostileName} queued` })
-      .waitFor({ state: 'attached' });
-
-    // Back in the failures list, attempts shown, ready to retry again.
-    const again = page.locator('tr:not([data-retry])').filter({ hasText: hostileName });
-    await again
-      .getByRole('button', { name: `Retry ${hostileName}` })
-      .and(page.locator(':enabled'))
-      .waitFor();
-    expect(await again.locator('.failure__code').textContent()).toBe('CORRUPT_IMAGE');
-    expect(await again.locator('.failure__attempts').textContent()).toMatch(/^\d+$/);
-    // It really ran again: the same failure, received anew.
-    const after = await failureOf();
-    expect(after?.id).toBe(before?.id);
-    expect(Date.parse(after?.lastReceivedAt ?? '')).toBeGreaterThan(Date.parse(before?.lastReceivedAt ?? ''));
+    expect(await row.getByRole('button', { name: `Retry ${hostileName}` }).count()).toBe(0);
+    expect(await row.textContent()).toContain('Retry cannot help');
     await page.screenshot({ path: '/tmp/thumbnailer-failures.png', fullPage: true });
 
-    // The gallery, settled: three thumbnails and one failure.
+    // Dismissed: off the list (and the server's), announced; the image and its original stay.
+    type Failures = { failures: { id: number; key: string }[] };
+    const listed = async () =>
+      ((await (await page.request.get(`${server.url}/api/failures`)).json()) as Failures).failures;
+    const hostileKey = (await hostile.getAttribute('data-key')) as string;
+    expect((await listed()).map((failure) => failure.key)).toContain(hostileKey);
+    const dismissed = page.waitForResponse(
+      (response) =>
+        /^\/api\/failures\/\d+$/.test(new URL(response.url()).pathname) &&
+        response.request().method() === 'DELETE',
+    );
+    await row.getByRole('button', { name: `Dismiss the failure of ${hostileName}` }).click();
+    expect((await dismissed).status()).toBe(204);
+    await row.waitFor({ state: 'detached' });
+    await page.locator('#announcer', { hasText: `Failure of ${hostileName} dismissed.` }).waitFor({
+      state: 'attached',
+    });
+    await page.getByText('No failures. Everything uploaded was processed.').waitFor();
+    expect(await page.locator('#failures-count').isVisible()).toBe(false);
+    expect(await listed()).toEqual([]);
+    const original = await page.request.get(
+      `${server.url}/originals/${hostileKey.split('/').map(encodeURIComponent).join('/')}`,
+    );
+    expect(original.status()).toBe(200);
+    expect(Buffer.from(await original.body()).equals(await readFile(fixtures.hostile.cutAfter4k))).toBe(true);
+
+    // The gallery, settled: three thumbnails and the failed image.
     await page.getByRole('tab', { name: /Gallery/ }).click();
     await hostile.locator('.badge[data-status="failed"]').waitFor();
     expect(await page.locator('.badge[data-status="done"]').count()).toBe(3);
@@ -375,7 +455,7 @@ describe('the web page', () => {
     await stopServer(guarded.child);
   });
 
-  it("alt text from a model: the thumbnail's alt and caption; edited on the page, kept after reload", async () => {
+  it("alt text from a model: the thumbnail's alt and caption; edited beside the large image, kept after reload; a failed run retried", async () => {
     let model: FakeModelServer | undefined;
     let described: Server | undefined;
     try {
@@ -388,59 +468,353 @@ describe('the web page', () => {
       });
       const { page, errors } = await openPage(`${described.url}/`);
       await page.getByText('No images yet').waitFor();
+      // Alt text is on: no banner about turning it on.
+      expect(await page.locator('#alt-text-off').isVisible()).toBe(false);
       await page.locator('#file-input').setInputFiles(fixtures.photo.ladybird);
       const item = card(page, 'ladybird.jpg');
       const img = item.locator('img');
       const generated = JSON.parse(GOOD_ANSWER) as { alt: string; description: string };
 
-      // The model's text: the img's alt, the caption, its source, the description.
+      // The model's text: the img's alt, the caption, its source.
       await item.locator('.card__alt[data-alt-status="done"]').waitFor();
       await img.and(page.locator('.is-loaded')).waitFor();
       expect(await img.getAttribute('alt')).toBe(generated.alt);
       expect(await item.locator('.card__alt').textContent()).toBe(generated.alt);
       expect(await item.locator('.card__alt-source').textContent()).toBe('Alt text by llava-2026-01-01');
-      expect(await item.locator('.card__description p').textContent()).toBe(generated.description);
 
-      // Edit with the keyboard-reachable control; Save.
-      await item.getByRole('button', { name: 'Edit alt text of ladybird.jpg' }).click();
-      const form = item.getByRole('form', { name: 'Alt text of ladybird.jpg' });
-      const altField = form.getByLabel('Alt text', { exact: true });
+      // "Edit alt text" opens the image's view, the alt-text field focused, the image large beside it.
+      await item.getByRole('link', { name: 'Edit alt text of ladybird.jpg' }).click();
+      await page.getByRole('heading', { level: 2, name: 'ladybird.jpg' }).waitFor();
+      const altField = page.getByLabel('Alt text', { exact: true });
+      await altField.waitFor();
+      expect(await focusedLabel(page)).toBe('Alt text');
       expect(await altField.inputValue()).toBe(generated.alt);
+      expect(await page.getByLabel('Description (optional)').inputValue()).toBe(generated.description);
+      const large = page.locator('.detail__img');
+      await large.and(page.locator('.is-loaded')).waitFor();
+      expect(await large.getAttribute('alt')).toBe(generated.alt);
+      const imageBox = await large.boundingBox();
+      const fieldBox = await altField.boundingBox();
+      expect(imageBox && fieldBox).toBeTruthy();
+      if (imageBox && fieldBox) {
+        expect(imageBox.width).toBeGreaterThan(500);
+        expect(imageBox.x + imageBox.width).toBeLessThan(fieldBox.x); // beside it, on its left
+        expect(fieldBox.y).toBeLessThan(imageBox.y + imageBox.height);
+      }
+
       const mine = 'Seven-spot ladybird climbing a stem';
       await altField.fill(mine);
-      await form.getByLabel('Description (optional)').fill('Photographed in May.');
-      await form.getByRole('button', { name: 'Save alt text' }).click();
-      await form.waitFor({ state: 'detached' });
+      await page.getByLabel('Description (optional)').fill('Photographed in May.');
+      await page.getByRole('button', { name: 'Save alt text' }).click();
       await page
         .locator('#announcer', { hasText: 'Alt text of ladybird.jpg saved.' })
         .waitFor({ state: 'attached' });
-      expect(await img.getAttribute('alt')).toBe(mine);
-      expect(await item.locator('.card__alt').textContent()).toBe(mine);
+      expect(await large.getAttribute('alt')).toBe(mine);
+      expect(await page.locator('.alt-form__status').textContent()).toBe('Alt text edited by a person.');
 
-      // After a reload: the same text, marked as a person's.
+      // The view is a link: after a reload, the same image and the same text, marked as a person's.
+      const detailUrl = page.url();
+      expect(new URL(detailUrl).hash).toMatch(/^#\/image\/uploads%2F/);
       await page.reload();
-      const reloaded = card(page, 'ladybird.jpg');
-      await reloaded.locator('img.is-loaded').waitFor();
-      expect(await reloaded.locator('img').getAttribute('alt')).toBe(mine);
-      expect(await reloaded.locator('.card__alt').textContent()).toBe(mine);
-      expect(await reloaded.locator('.card__alt-source').textContent()).toBe('Alt text edited by a person');
-      expect(await reloaded.locator('.card__description p').textContent()).toBe('Photographed in May.');
+      await page.getByRole('heading', { level: 2, name: 'ladybird.jpg' }).waitFor();
+      await page.locator('.detail__img.is-loaded').waitFor();
+      expect(await page.getByLabel('Alt text', { exact: true }).inputValue()).toBe(mine);
+      expect(await page.getByLabel('Description (optional)').inputValue()).toBe('Photographed in May.');
+      expect(await page.locator('.alt-form__status').textContent()).toBe('Alt text edited by a person.');
       expect(model.requests).toHaveLength(1);
       await page.screenshot({ path: '/tmp/thumbnailer-alt-text.png', fullPage: true });
 
-      // Asked for, the model writes new text over the edit.
+      // Asked for, the model writes new text over the edit; the field follows (nothing typed since).
       model.script({ kind: 'answer', text: '{"alt": "Ladybird on a grass stem", "description": ""}' });
-      await reloaded.getByRole('button', { name: 'Edit alt text of ladybird.jpg' }).click();
-      await reloaded.getByRole('button', { name: 'Ask the model again' }).click();
-      await reloaded.locator('.card__alt', { hasText: 'Ladybird on a grass stem' }).waitFor();
-      expect(await reloaded.locator('img').getAttribute('alt')).toBe('Ladybird on a grass stem');
-      expect(await reloaded.locator('.card__alt-source').textContent()).toBe('Alt text by llava-2026-01-01');
+      await page.getByRole('button', { name: 'Ask the model again' }).click();
+      await page.locator('.alt-form__status', { hasText: 'Alt text by llava-2026-01-01.' }).waitFor();
+      expect(await page.getByLabel('Alt text', { exact: true }).inputValue()).toBe(
+        'Ladybird on a grass stem',
+      );
       expect(model.requests).toHaveLength(2);
+
+      // Back to the gallery (this page was opened on the image: Back goes to the gallery itself).
+      await page.getByRole('link', { name: 'Back to the gallery' }).click();
+      const reloaded = card(page, 'ladybird.jpg');
+      await reloaded.locator('img.is-loaded').waitFor();
+      expect(await reloaded.locator('img').getAttribute('alt')).toBe('Ladybird on a grass stem');
+
+      // A run the model refuses for want of credit is a failure a retry can mend: Retry is offered.
+      // The failures view open first: the failure shows up there by itself, as the page polls.
+      model.script({ kind: 'quota' });
+      await page.getByRole('tab', { name: /Failures/ }).click();
+      await page.getByText('No failures. Everything uploaded was processed.').waitFor();
+      await page.locator('#file-input').setInputFiles(fixtures.photo.branches);
+      const row = page.getByRole('row').filter({ hasText: 'branches.jpg' });
+      await row.waitFor();
+      expect(await row.locator('.failure__code').textContent()).toBe('PROVIDER_QUOTA');
+      expect(await row.textContent()).toContain('Alt text');
+      const retried = page.waitForResponse(
+        (response) =>
+          /^\/api\/failures\/\d+\/retry$/.test(new URL(response.url()).pathname) &&
+          response.request().method() === 'POST',
+      );
+      await row.getByRole('button', { name: 'Retry branches.jpg' }).click();
+      const response = await retried;
+      expect(response.status()).toBe(202);
+      expect(await response.json()).toMatchObject({ status: 'queued' });
+      await page
+        .locator('#announcer', { hasText: 'Retry of branches.jpg queued' })
+        .waitFor({ state: 'attached' });
+      await page.getByText('No failures. Everything uploaded was processed.').waitFor();
+      await page.getByRole('tab', { name: /Gallery/ }).click();
+      await card(page, 'branches.jpg').locator('.card__alt[data-alt-status="done"]').waitFor();
+      expect(await card(page, 'branches.jpg').locator('.card__alt').textContent()).toBe(generated.alt);
+      expect(model.requests).toHaveLength(4);
       expect(errors).toEqual([]);
       await page.context().close();
     } finally {
       if (described) await stopServer(described.child);
       await model?.close();
+    }
+  });
+
+  it("an image's view: the original, every rendition with its size and bytes, Copy URL, the srcset snippet, download; Back", async () => {
+    let own: Server | undefined;
+    try {
+      own = await startServer();
+      const { page, errors } = await openPage(`${own.url}/`, { clipboard: true });
+      await page.getByText('No images yet').waitFor();
+      await page.locator('#file-input').setInputFiles([fixtures.photo.branches, fixtures.photo.dune]);
+      const item = card(page, 'dune.jpg');
+      await item.locator('img.is-loaded').waitFor();
+      await card(page, 'branches.jpg').locator('img.is-loaded').waitFor();
+      const key = (await item.getAttribute('data-key')) as string;
+      const record = (await (
+        await page.request.get(`${own.url}/api/images/${key.split('/').map(encodeURIComponent).join('/')}`)
+      ).json()) as ImageRecord;
+      expect(record.renditions.map((r) => r.preset).sort()).toEqual(['preview', 'thumb', 'thumb-jpeg']);
+
+      // Opened from its card (a link: Enter on it), focus on the view's heading.
+      await item.getByRole('link', { name: 'Open dune.jpg' }).focus();
+      await page.keyboard.press('Enter');
+      const heading = page.getByRole('heading', { level: 2, name: 'dune.jpg' });
+      await heading.waitFor();
+      expect(new URL(page.url()).hash).toBe(`#/image/${encodeURIComponent(key)}`);
+      expect(await focusedLabel(page)).toBe('dune.jpg');
+      expect(await page.title()).toBe('dune.jpg · Thumbnailer');
+      expect(await page.locator('#upload-panel').isVisible()).toBe(false);
+      await page.locator('.detail__img.is-loaded').waitFor();
+      const preview = record.renditions.find(
+        (r) => r.preset === 'preview',
+      ) as ImageRecord['renditions'][number];
+      expect(await page.locator('.detail__img').getAttribute('src')).toBe(preview.url);
+
+      // The original: what it is, its bytes, and a download that gives its bytes back.
+      const facts = Object.fromEntries(
+        await page
+          .locator('.facts dt')
+          .evaluateAll((terms) =>
+            terms.map((term) => [
+              term.textContent,
+              (term as unknown as { nextElementSibling: { textContent: string } }).nextElementSibling
+                .textContent,
+            ]),
+          ),
+      );
+      expect(facts).toMatchObject({
+        'File name': 'dune.jpg',
+        Format: 'JPEG',
+        Dimensions: '1680 × 1050 px',
+        Size: '997 KB (1,021,283 bytes)',
+        Key: key,
+      });
+      const download = page.waitForEvent('download');
+      await page.getByRole('link', { name: 'Download original' }).click();
+      const downloaded = await download;
+      expect(downloaded.suggestedFilename()).toBe('dune.jpg');
+      expect(
+        (await readFile((await downloaded.path()) as string)).equals(await readFile(fixtures.photo.dune)),
+      ).toBe(true);
+
+      // Every rendition: preset, format, dimensions, size (exact bytes on hover), URL.
+      const table = page.getByRole('table', { name: 'Renditions of dune.jpg' });
+      for (const rendition of record.renditions) {
+        const row = table.locator(`tr[data-preset="${rendition.preset}"]`);
+        const cells = await row.locator('th, td').allTextContents();
+        expect(cells.slice(0, 5)).toEqual([
+          rendition.preset,
+          rendition.format.toUpperCase(),
+          `${rendition.width} × ${rendition.height}`,
+          kilobytes(rendition.bytes),
+          `${own.url}${rendition.url}`,
+        ]);
+        expect(await row.locator('td').nth(2).getAttribute('title')).toBe(
+          `${rendition.bytes.toLocaleString('en-US')} bytes`,
+        );
+        // The URL serves that very file.
+        const served = await page.request.get(`${own.url}${rendition.url}`);
+        expect(served.status()).toBe(200);
+        expect((await served.body()).length).toBe(rendition.bytes);
+      }
+
+      // Copy URL puts the rendition's absolute URL on the clipboard, and says so.
+      const what = `preview (WEBP, ${preview.width} × ${preview.height})`;
+      const copyUrl = page.getByRole('button', { name: `Copy URL of ${what}` });
+      await copyUrl.click();
+      await copyUrl.filter({ hasText: /^Copied$/ }).waitFor(); // for a moment, in place of its label
+      await page
+        .locator('#announcer', { hasText: 'Copied the URL of preview.' })
+        .waitFor({ state: 'attached' });
+      expect(await clipboard(page)).toBe(`${own.url}${preview.url}`);
+
+      // The snippet: the same picture in every size (not the square crops), absolute URLs.
+      const snippet = (await page.locator('#srcset-snippet').textContent()) as string;
+      expect(snippet).toBe(
+        [
+          '<img',
+          `  src="${own.url}${preview.url}"`,
+          `  srcset="${own.url}${preview.url} ${preview.width}w"`,
+          `  sizes="(max-width: ${preview.width}px) 100vw, ${preview.width}px"`,
+          `  width="${preview.width}" height="${preview.height}"`,
+          '  alt="Describe the image"',
+          '  loading="lazy" decoding="async">',
+        ].join('\n'),
+      );
+      expect(await page.locator('.detail__section .detail__note').last().textContent()).toContain(
+        'Not in it: thumb, thumb-jpeg',
+      );
+      await page.getByRole('button', { name: 'Copy snippet' }).click();
+      expect(await clipboard(page)).toBe(snippet);
+      await page.screenshot({ path: '/tmp/thumbnailer-detail.png', fullPage: true });
+
+      // Back (the browser's): the gallery where it was, focus on the card the view was opened from.
+      await page.goBack();
+      await page.locator('#upload-panel').waitFor();
+      await page.getByRole('heading', { level: 2, name: 'dune.jpg' }).waitFor({ state: 'hidden' });
+      expect(await focusedLabel(page)).toBe('Open dune.jpg');
+      expect(await page.title()).toBe('Thumbnailer');
+      await page.goForward();
+      await heading.waitFor();
+
+      // On a phone: nothing wider than the screen (long URLs and commands scroll in their boxes).
+      await page.setViewportSize({ width: 390, height: 844 });
+      const pageWidth = () =>
+        page.evaluate(
+          () =>
+            (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document
+              .documentElement.scrollWidth,
+        );
+      expect(await pageWidth()).toBe(390);
+      await page.goBack();
+      await page.getByRole('region', { name: 'Alt text is off' }).waitFor();
+      expect(await pageWidth()).toBe(390);
+      await page.setViewportSize({ width: 1280, height: 900 });
+
+      // A link to an image that is not there says so.
+      await page.goto(`${own.url}/#/image/${encodeURIComponent('uploads/2020/01/01/none/gone.jpg')}`);
+      await page.getByRole('heading', { level: 2, name: 'Image not found' }).waitFor();
+      expect(await page.getByText('There is no image with this key').isVisible()).toBe(true);
+      expect(errors.filter((error) => !error.includes('404'))).toEqual([]);
+      await page.context().close();
+    } finally {
+      if (own) await stopServer(own.child);
+    }
+  });
+
+  it('searches by name and filters by status; the uploads list keeps the order chosen, a refused file counted as failed', async () => {
+    let own: Server | undefined;
+    try {
+      own = await startServer();
+      const { page, errors } = await openPage(`${own.url}/`);
+      await page.getByText('No images yet').waitFor();
+      expect(await page.getByRole('search').isVisible()).toBe(false); // nothing to search yet
+      const notes = path.join(own.data, 'notes.txt');
+      await writeFile(notes, 'These are notes, not an image.\n');
+      const chosen = [
+        fixtures.photo.dune,
+        notes,
+        fixtures.formats.pngPalette,
+        fixtures.hostile.cutAfter4k,
+        fixtures.photo.branches,
+      ];
+      await page.locator('#file-input').setInputFiles(chosen);
+      const names = chosen.map((file) => path.basename(file));
+      const total = page.locator('#uploads-total');
+      await total.filter({ hasText: /: 4 uploaded, 1 failed$/ }).waitFor();
+      expect(await total.textContent()).toBe(
+        `5 files, ${megabytes(await totalBytes(chosen))}: 4 uploaded, 1 failed`,
+      );
+      expect(await page.locator('.upload-item .upload-item__name').allTextContents()).toEqual(names);
+      expect(
+        await page
+          .locator('.upload-item')
+          .evaluateAll((items) =>
+            items.map((item) => (item as unknown as { dataset: { state: string } }).dataset.state),
+          ),
+      ).toEqual(['done', 'error', 'done', 'done', 'done']);
+      expect(
+        await page.locator('.upload-item[data-state="error"] .upload-item__error').textContent(),
+      ).toMatch(/^NOT_AN_IMAGE: /);
+      // Each uploaded name links to its image's view.
+      expect(
+        await page
+          .locator('.upload-item')
+          .first()
+          .getByRole('link', { name: 'dune.jpg' })
+          .getAttribute('href'),
+      ).toMatch(/^#\/image\/uploads%2F/);
+      await card(page, 'cut-after-4k.jpg').locator('.badge[data-status="failed"]').waitFor();
+      await page.locator('.badge[data-status="done"]').nth(2).waitFor();
+
+      const search = page.getByRole('searchbox', { name: 'Search by name' });
+      const status = page.getByLabel('Status');
+      // Sorted: the gallery is newest first, and the three uploads at a time may land in any order.
+      const visibleNames = async () =>
+        (await page.locator('.gallery__item:visible .card__name').allTextContents()).sort();
+      expect(await visibleNames()).toEqual([
+        'branches.jpg',
+        'cut-after-4k.jpg',
+        'dune.jpg',
+        'pngsuite-basn3p04.png',
+      ]);
+      expect(await page.locator('#gallery-summary').textContent()).toBe('4 images, newest first.');
+      expect(await status.locator('option').allTextContents()).toEqual([
+        'All (4)',
+        'In progress (0)',
+        'Done (3)',
+        'Failed (1)',
+      ]);
+
+      // By name, whatever the case: as one types.
+      await search.fill('DUNE');
+      expect(await visibleNames()).toEqual(['dune.jpg']);
+      expect(await page.locator('#gallery-summary').textContent()).toBe('1 of 4 images shown.');
+      await page.locator('#announcer', { hasText: '1 image match.' }).waitFor({ state: 'attached' });
+      await search.fill('.jp');
+      expect(await visibleNames()).toEqual(['branches.jpg', 'cut-after-4k.jpg', 'dune.jpg']);
+
+      // And by status, together with the name.
+      await status.selectOption({ label: 'Failed (1)' });
+      expect(await visibleNames()).toEqual(['cut-after-4k.jpg']);
+      await search.fill('');
+      await status.selectOption('done');
+      expect(await visibleNames()).toEqual(['branches.jpg', 'dune.jpg', 'pngsuite-basn3p04.png']);
+
+      // Nothing matches: said so, with a way back to everything.
+      await search.fill('nothing like this');
+      expect(await visibleNames()).toEqual([]);
+      await page.getByText('No image matches this search and status.').waitFor();
+      await page.getByRole('button', { name: 'Show all images' }).click();
+      expect(await search.inputValue()).toBe('');
+      expect(await status.inputValue()).toBe('');
+      expect(await visibleNames()).toHaveLength(4);
+      expect(await focusedLabel(page)).toBe('Search by name');
+
+      // Clear finished empties the uploads list, and the total with it.
+      await page.getByRole('button', { name: 'Clear finished' }).click();
+      await page.locator('#uploads-area').waitFor({ state: 'hidden' });
+      await page.screenshot({ path: '/tmp/thumbnailer-search.png', fullPage: true });
+      // The browser's own line about the refused upload's 415 is the only one.
+      expect(errors).toEqual([expect.stringMatching(/status of 415 \(Unsupported Media Type\)$/)]);
+      await page.context().close();
+    } finally {
+      if (own) await stopServer(own.child);
     }
   });
 

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -153,8 +153,9 @@ describe('the page hosted for AWS', () => {
         authorization: request.headers().authorization,
       }),
     );
-    // No API to list images from here: the gallery is not shown.
+    // No API to list images from here: the gallery is not shown, nor anything about alt text.
     await page.locator('#views').waitFor({ state: 'hidden' });
+    expect(await page.locator('#alt-text-off').isVisible()).toBe(false);
 
     await page.locator('#file-input').setInputFiles(fixtures.photo.branches);
     const row = page.locator('.upload-item', { hasText: 'branches.jpg' });
@@ -225,6 +226,15 @@ describe('the page hosted for AWS', () => {
     await large.waitFor();
     expect(await large.locator('.upload-item__error').textContent()).toBe(
       `TOO_LARGE: the file is 1021283 bytes, over the limit of ${MAX_BYTES}`,
+    );
+    // Listed in the order chosen, with a total over both.
+    expect(await page.locator('.upload-item .upload-item__name').allTextContents()).toEqual([
+      'notes.txt',
+      'dune.jpg',
+    ]);
+    const bytes = (await stat(notes)).size + (await stat(fixtures.photo.dune)).size;
+    expect(await page.locator('#uploads-total').textContent()).toBe(
+      `2 files, ${Math.round(bytes / 1024)} KB: 0 uploaded, 2 failed`,
     );
     expect(await originalKeys()).toEqual(before);
     expect(pageErrors).toEqual([]);

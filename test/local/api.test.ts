@@ -880,6 +880,23 @@ describe('local HTTP API', () => {
         expect(await response.text()).toBe(await readFile(PUBLIC_INDEX, 'utf8'));
       },
     );
+
+    it("serves the page's modules (public/js/*.js) as JavaScript, and nothing else of the folder", async () => {
+      const folder = path.join(path.dirname(PUBLIC_INDEX), 'js');
+      const modules = (await readdir(folder)).filter((name) => name.endsWith('.js'));
+      expect(modules.length).toBeGreaterThan(0);
+      for (const name of modules) {
+        const response = await fetch(`${service.url}/js/${name}`);
+        expect(response.status, name).toBe(200);
+        expect(response.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+        expect(await response.text()).toBe(await readFile(path.join(folder, name), 'utf8'));
+      }
+      for (const missing of ['/js/nope.js', '/js/app.css', '/js/%2E%2E%2Fapp.js', '/js/sub/app.js']) {
+        const response = await fetch(`${service.url}${missing}`);
+        expect(response.status, missing).not.toBe(200);
+        await response.arrayBuffer();
+      }
+    });
   });
 });
 
@@ -1153,7 +1170,7 @@ describe('local HTTP API: token', () => {
     const response = await fetch(`${service.url}/config.json`);
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toBe('no-cache');
-    expect(await response.json()).toEqual({});
+    expect(await response.json()).toEqual({ altText: { configured: false } });
   });
 });
 

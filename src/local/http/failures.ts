@@ -1,9 +1,10 @@
 import { retryCanSucceed } from '../../core/errors.js';
+import { dismissFailure } from '../dismiss-failure.js';
 import type { HttpDeps } from '../http.js';
 import { imageUrl, notFound, sendJson } from './respond.js';
 import type { Route } from './router.js';
 
-type FailureDeps = Pick<HttpDeps, 'queue' | 'onWork' | 'log'>;
+type FailureDeps = Pick<HttpDeps, 'queue' | 'failures' | 'onWork' | 'log'>;
 
 export const failureRoutes: Route<FailureDeps>[] = [
   {
@@ -43,6 +44,19 @@ export const failureRoutes: Route<FailureDeps>[] = [
         { id: job.id, key: job.key, status: 'queued' },
         { Location: imageUrl(job.key) },
       );
+    },
+  },
+  {
+    // A person has seen the failure: its dead letter and failure record go; the original stays.
+    method: 'DELETE',
+    path: '/api/failures/:id',
+    access: 'token',
+    async handle({ response, params, deps }) {
+      const id = params.id as string;
+      const job = /^\d+$/.test(id) ? await dismissFailure(Number(id), deps) : undefined;
+      if (!job) throw notFound(`no dead letter with id ${JSON.stringify(id)}`);
+      deps.log.log('info', 'failure dismissed', { queue: job.queue, key: job.key, failureId: job.id });
+      response.writeHead(204, { 'Cache-Control': 'no-store' }).end();
     },
   },
 ];

@@ -1,11 +1,13 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { HttpDeps } from '../http.js';
-import { sendFile } from './respond.js';
+import { notFound, sendFile } from './respond.js';
 import type { Route } from './router.js';
 
 /** The web page and what it loads: all public, all served from here (no CDN, no inline script). */
-type PageDeps = Pick<HttpDeps, 'publicDir' | 'thumbhashModule'>;
+type PageDeps = Pick<HttpDeps, 'publicDir' | 'thumbhashModule' | 'altTextConfigured'>;
 
 /**
  * Everything the page needs comes from here; no page of another site may frame it
@@ -21,23 +23,40 @@ const PAGE_FILES: Record<string, { file: string; type: string }> = {
   '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
 };
 
+/** The page's ES modules, public/js/<name>.js: served by this name pattern, nothing else of the folder. */
+const PAGE_MODULE = /^[a-z][a-z0-9-]*\.js$/;
+
+async function sendPageFile(response: ServerResponse, deps: PageDeps, file: string, type: string) {
+  const body = await readFile(path.join(deps.publicDir, file));
+  response.writeHead(200, {
+    'Content-Type': type,
+    'Cache-Control': 'no-cache',
+    'Content-Security-Policy': PAGE_CSP,
+  });
+  response.end(body);
+}
+
 export const pageRoutes: Route<PageDeps>[] = [
   ...Object.entries(PAGE_FILES).map(
     ([route, { file, type }]): Route<PageDeps> => ({
       method: 'GET',
       path: route,
       access: 'public',
-      async handle({ response, deps }) {
-        const body = await readFile(path.join(deps.publicDir, file));
-        response.writeHead(200, {
-          'Content-Type': type,
-          'Cache-Control': 'no-cache',
-          'Content-Security-Policy': PAGE_CSP,
-        });
-        response.end(body);
-      },
+      handle: ({ response, deps }) => sendPageFile(response, deps, file, type),
     }),
   ),
+  {
+    method: 'GET',
+    path: '/js/:module',
+    access: 'public',
+    async handle({ response, params, deps }) {
+      const module = params.module as string;
+      if (!PAGE_MODULE.test(module) || !existsSync(path.join(deps.publicDir, 'js', module))) {
+        throw notFound(`nothing at /js/${module}`);
+      }
+      await sendPageFile(response, deps, `js/${module}`, 'text/javascript; charset=utf-8');
+    },
+  },
   {
     method: 'GET',
     path: '/vendor/thumbhash.js',
@@ -52,17 +71,17 @@ export const pageRoutes: Route<PageDeps>[] = [
       ),
   },
   {
-    // The page's settings: none locally (it uploads through /api/images). A page hosted for AWS
-    // gets a config.json naming its upload endpoint instead (npm run build:page).
+    // The page's settings: no upload endpoint locally (it uploads through /api/images), and whether
+    // alt text is on. A page hosted for AWS gets a config.json naming its endpoint (npm run build:page).
     method: 'GET',
     path: '/config.json',
     access: 'public',
-    handle({ response }) {
+    handle({ response, deps }) {
       response.writeHead(200, {
         'Content-Type': 'application/json; charset=utf-8',
         'Cache-Control': 'no-cache',
       });
-      response.end('{}');
+      response.end(JSON.stringify({ altText: { configured: deps.altTextConfigured === true } }));
     },
   },
 ];
