@@ -350,6 +350,7 @@ describe('local HTTP API', () => {
         ['POST', `${imagePath(key)}/alt-text`, 'GET, HEAD, PUT, DELETE'],
         ['GET', '/api/failures/1/retry', 'POST'],
         ['POST', '/api/failures', 'GET, HEAD'],
+        ['GET', '/api/failures/1', 'DELETE'],
         ['PUT', `/thumbnails/${encoded}/manifest.json`, 'GET, HEAD'],
         ['DELETE', `/originals/${encoded}`, 'GET, HEAD'],
         ['POST', '/', 'GET, HEAD'],
@@ -370,7 +371,7 @@ describe('local HTTP API', () => {
         ['GET', '/api'],
         ['GET', '/api/images-and-more'],
         ['POST', '/api/failures/1/undo'],
-        ['GET', '/api/failures/1'],
+        ['GET', '/api/failures/1/dismiss'],
         ['PUT', '/nothing-here'],
       ];
       for (const [method, route] of unknown) {

@@ -131,7 +131,7 @@ describe('DELETE /api/failures/<id>: dismissing a failure', () => {
     }
     expect((await getImage(service, key)).status).toBe('done');
     const bad = await fetch(`${service.url}/api/failures/abc`, { method: 'DELETE' });
-    expect(bad.status).toBe(405);
+    expect(bad.status).toBe(404);
     await bad.arrayBuffer();
   });
 });
