@@ -5,7 +5,7 @@ import { altEditor } from './alt-editor.js';
 import { keyPath } from './api.js';
 import { copyText } from './clipboard.js';
 import { deleteButton } from './delete-button.js';
-import { $, h, uniqueId } from './dom.js';
+import { $, actionButton, h, uniqueId } from './dom.js';
 import {
   absoluteUrl,
   applyPlaceholder,
@@ -312,32 +312,14 @@ function showFailure(record) {
     return;
   }
   const label = record.name;
-  const retry = h(
-    'button',
-    { type: 'button', class: 'button button--small', 'aria-label': `Retry ${label}` },
-    'Retry',
+  const retry = actionButton({ class: 'button button--small', 'aria-label': `Retry ${label}` }, 'Retry', () =>
+    retryFailure({ id: dead.id, key: record.key, name: label, queue: 'thumbnail' }),
   );
-  retry.addEventListener('click', async () => {
-    retry.disabled = true;
-    await retryFailure({ id: dead.id, key: record.key, name: label, queue: 'thumbnail' }).catch(() => {
-      retry.disabled = false;
-    });
-  });
-  const dismiss = h(
-    'button',
-    {
-      type: 'button',
-      class: 'button button--quiet button--small',
-      'aria-label': `Dismiss the failure of ${label}`,
-    },
+  const dismiss = actionButton(
+    { class: 'button button--quiet button--small', 'aria-label': `Dismiss the failure of ${label}` },
     'Dismiss',
+    () => dismissFailure({ id: dead.id, key: record.key, name: label }),
   );
-  dismiss.addEventListener('click', async () => {
-    dismiss.disabled = true;
-    await dismissFailure({ id: dead.id, key: record.key, name: label }).catch(() => {
-      dismiss.disabled = false;
-    });
-  });
   const retryable = dead.retryable !== false;
   failure.replaceChildren(
     title,

@@ -27,3 +27,18 @@ export function uniqueId(prefix) {
   nextId += 1;
   return `${prefix}-${nextId}`;
 }
+
+/**
+ * A button that runs `action` once per click: disabled while it runs, enabled again if it fails
+ * (the store has announced why), left disabled on success (the next render replaces it).
+ */
+export function actionButton(attributes, label, action) {
+  const button = h('button', { type: 'button', ...attributes }, label);
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    await action().catch(() => {
+      button.disabled = false;
+    });
+  });
+  return button;
+}

@@ -1,7 +1,7 @@
 // The failures view: each dead letter with its code, message and attempts; Retry where a retry
 // can help, and Dismiss to take it off the list once seen.
 import { announce } from './announce.js';
-import { $, h } from './dom.js';
+import { $, actionButton, h } from './dom.js';
 import { plural, timeElement } from './format.js';
 import { imageHref } from './route.js';
 import { dismissFailure, refreshFailures, retryFailure, state } from './store.js';
@@ -54,37 +54,20 @@ export function renderFailures() {
 function failureRow(failure) {
   const label = failure.name ?? failure.key;
   const retryable = failure.retryable !== false;
-  const retry = h(
-    'button',
+  const retry = actionButton(
     {
-      type: 'button',
       class: 'button button--small',
       'aria-label': `Retry ${label}`,
       disabled: Boolean(failure.retryQueued),
     },
     failure.retryQueued ? 'Queued' : 'Retry',
+    () => retryFailure(failure),
   );
-  retry.addEventListener('click', async () => {
-    retry.disabled = true;
-    await retryFailure(failure).catch(() => {
-      retry.disabled = false;
-    });
-  });
-  const dismiss = h(
-    'button',
-    {
-      type: 'button',
-      class: 'button button--quiet button--small',
-      'aria-label': `Dismiss the failure of ${label}`,
-    },
+  const dismiss = actionButton(
+    { class: 'button button--quiet button--small', 'aria-label': `Dismiss the failure of ${label}` },
     'Dismiss',
+    () => dismissFailure(failure),
   );
-  dismiss.addEventListener('click', async () => {
-    dismiss.disabled = true;
-    await dismissFailure(failure).catch(() => {
-      dismiss.disabled = false;
-    });
-  });
   const actions = failure.retryQueued
     ? [retry]
     : [
