@@ -205,7 +205,7 @@ export interface Job {
   /** Receives so far (SQS's ApproximateReceiveCount). */
   attempts: number;
   availableAt: number;
-  /** Names the lease: only its holder may complete or fail the job. */
+  /** Names the lease: only its holder may complete, fail or postpone the job. */
   leaseToken: string | null;
   firstReceivedAt: number | null;
   lastReceivedAt: number | null;
@@ -239,6 +239,11 @@ export interface JobQueue {
    * backoff (or the error's Retry-After). The job's new state; undefined when the lease was lost.
    */
   fail(job: Job, error: JobError): JobState | undefined;
+  /**
+   * Back to the queue after `delayMs`, this receive not counted: the job was not at fault (the
+   * service's storage is full). False when the lease was lost.
+   */
+  postpone(job: Job, delayMs: number): boolean;
   /** The backoff `fail` gives a retryable error without a Retry-After after this attempt. */
   retryDelay(job: Pick<Job, 'attempts'>): number;
   /** A done or dead job of `key` queued again with a fresh budget; `busy` when one is waiting or running. */

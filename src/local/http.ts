@@ -50,8 +50,8 @@ export interface HttpDeps {
   token?: string;
   /** Called after uploads and redrives: wakes the workers. */
   onWork: () => void;
-  /** Stores and database usable: for /healthz. */
-  healthy: () => Promise<boolean>;
+  /** Stores, database and disk usable, or what is not: for /healthz. */
+  healthy: () => Promise<{ ok: boolean; problems: string[] }>;
 }
 
 const EXTENSION_TYPES: Record<string, string> = {
@@ -85,6 +85,8 @@ const UPLOAD_STATUS: Record<string, number> = {
   NOT_AN_IMAGE: 415,
   UNSUPPORTED_FORMAT: 415,
   INVALID_KEY: 400,
+  // Insufficient Storage: the service's disk is full, not the upload at fault.
+  STORAGE_FULL: 507,
 };
 
 export function createHandler(deps: HttpDeps): (request: IncomingMessage, response: ServerResponse) => void {
@@ -156,8 +158,8 @@ async function handle(request: IncomingMessage, response: ServerResponse, deps: 
     return;
   }
   if (method === 'GET' && route === '/healthz') {
-    const ok = await deps.healthy();
-    return sendJson(response, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable' });
+    const { ok, problems } = await deps.healthy();
+    return sendJson(response, ok ? 200 : 503, ok ? { status: 'ok' } : { status: 'unavailable', problems });
   }
 
   authorize(request, url, deps.token);
