@@ -286,6 +286,12 @@ export type NewImage = Omit<CatalogedImage, 'seq' | 'uploadedAt'>;
 export interface ImageCatalogue {
   /** Records an image and queues its jobs (one per queue given), in one step. */
   recordUpload(image: NewImage, queues?: readonly QueueName[]): CatalogedImage;
+  /**
+   * Records an image found in the originals store but not here (a catalogue rebuilt, an upload
+   * cut short by a crash), with the time it was taken in; the queues in `done` already have its
+   * outputs, the others are queued.
+   */
+  restore(image: NewImage, options: { uploadedAt: number; done: readonly QueueName[] }): CatalogedImage;
   image(key: string): CatalogedImage | undefined;
   /** Newest first; `beforeSeq` is the cursor (the last seq of the previous page). */
   images(limit: number, beforeSeq?: number): CatalogedImage[];
@@ -324,6 +330,8 @@ export interface InboxLedger {
   recordRefusal(entry: InboxEntry): void;
   /** The file and its image (with its jobs), in one step. */
   recordUpload(entry: InboxEntry, image: NewImage): CatalogedImage;
+  /** A file taken in earlier as `key`, whose entry was lost (a catalogue rebuilt): not taken in again. */
+  remember(entry: InboxEntry, key: string): void;
 }
 
 /**

@@ -43,6 +43,14 @@ export function sqliteImageCatalogue(database: QueueDatabase): ImageCatalogue {
       );
     },
 
+    restore(image: NewImage, options: { uploadedAt: number; done: readonly QueueName[] }): CatalogedImage {
+      return insert(
+        image,
+        options.uploadedAt,
+        QUEUES.map((queue) => ({ queue, state: options.done.includes(queue) ? 'done' : 'queued' })),
+      );
+    },
+
     image(key: string): CatalogedImage | undefined {
       return db.prepare(`SELECT ${IMAGE_COLUMNS} FROM images WHERE key = ?`).get(key) as
         | CatalogedImage

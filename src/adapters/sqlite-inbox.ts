@@ -21,6 +21,14 @@ export function sqliteInboxLedger(database: QueueDatabase, catalogue: ImageCatal
       );
     },
 
+    remember(entry: InboxEntry, key: string): void {
+      database.write(`the watched-folder file ${entry.path}`, () =>
+        db
+          .prepare('INSERT OR IGNORE INTO inbox (path, size, mtime_ms, key) VALUES (?, ?, ?, ?)')
+          .run(entry.path, entry.size, entry.mtimeMs, key),
+      );
+    },
+
     recordUpload(entry: InboxEntry, image: NewImage): CatalogedImage {
       return database.write(`the watched-folder file ${entry.path}`, () =>
         database.transaction(() => {

@@ -21,6 +21,7 @@ import { createHandler } from './http.js';
 import { Inbox } from './inbox.js';
 import { jsonLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
+import { sweepUnrecordedOriginals } from './originals-sweep.js';
 import { StorageHealth } from './storage-health.js';
 import { LocalWorkers } from './workers.js';
 
@@ -82,7 +83,11 @@ function startupError(error: unknown, dataDir: string): unknown {
   return error;
 }
 
-async function assemble(options: LocalServiceOptions, dataDir: string, opened: Opened): Promise<LocalService> {
+async function assemble(
+  options: LocalServiceOptions,
+  dataDir: string,
+  opened: Opened,
+): Promise<LocalService> {
   const log = options.log ?? jsonLogger();
   const storage = new StorageHealth(log);
   await mkdir(dataDir, { recursive: true });
@@ -114,6 +119,17 @@ async function assemble(options: LocalServiceOptions, dataDir: string, opened: O
     await finishDeletion(key, deleting);
     log.log('warn', 'delete of a previous run finished', { key });
   }
+  // Originals the catalogue does not know (an upload cut short, a queue.sqlite lost): recorded.
+  const watchDir = options.watchDir && path.resolve(options.watchDir);
+  await sweepUnrecordedOriginals({
+    originals,
+    thumbnails,
+    altText,
+    catalogue,
+    deletions,
+    ...(watchDir && { inbox: { folder: watchDir, ledger: sqlite.inbox } }),
+    log,
+  });
   const expire = () =>
     expireDeletions(deleting, Date.now()).catch((error: unknown) =>
       log.log('error', 'could not remove expired tombstones', { error: String(error) }),
@@ -168,10 +184,8 @@ async function assemble(options: LocalServiceOptions, dataDir: string, opened: O
       healthy: () => health(sqlite.database, dataDir, storage),
     }),
   );
-  const inbox = options.watchDir
-    ? new Inbox(path.resolve(options.watchDir), { ledger: sqlite.inbox, uploads, log, onWork })
-    : undefined;
-  if (options.watchDir) await mkdir(options.watchDir, { recursive: true });
+  const inbox = watchDir ? new Inbox(watchDir, { ledger: sqlite.inbox, uploads, log, onWork }) : undefined;
+  if (watchDir) await mkdir(watchDir, { recursive: true });
 
   // Port in use, no permission: the start fails, and the data folder is unlocked again.
   await listen(server, options.port, options.host);

@@ -110,6 +110,25 @@ describe('queue.sqlite', () => {
       expect(stats().images).toBe(0);
     });
 
+    it('restore: an image found in the stores, taken in at its own time, with the jobs whose outputs exist done', () => {
+      const row = queue.catalogue.restore(image('found.jpg'), {
+        uploadedAt: 1_600_000_000_000,
+        done: ['thumbnail'],
+      });
+      expect(row).toMatchObject({ name: 'found.jpg', uploadedAt: 1_600_000_000_000 });
+      expect(
+        queue.jobs
+          .jobsFor(row.key)
+          .map((job) => [job.queue, job.state, job.attempts])
+          .sort(),
+      ).toEqual([
+        ['alt-text', 'queued', 0],
+        ['thumbnail', 'done', 0],
+      ]);
+      expect(leaseOrThrow('alt-text').key).toBe(row.key);
+      expect(queue.jobs.lease('thumbnail')).toBeUndefined();
+    });
+
     it('queues only the queues it is given', () => {
       const row = queue.catalogue.recordUpload(image(), ['thumbnail']);
       expect(queue.jobs.jobsFor(row.key).map((job) => job.queue)).toEqual(['thumbnail']);
@@ -506,6 +525,14 @@ describe('queue.sqlite', () => {
       const first = queue.catalogue.recordUpload(image());
       expect(() => queue.inbox.recordUpload(entry, { ...image(), key: first.key })).toThrow(/UNIQUE/);
       expect(queue.inbox.seen(entry)).toBe(false);
+    });
+
+    it('remember: a file taken in earlier under a key is seen, and records no image', () => {
+      const row = queue.catalogue.recordUpload(image());
+      queue.inbox.remember(entry, row.key);
+      queue.inbox.remember(entry, row.key);
+      expect(queue.inbox.seen(entry)).toBe(true);
+      expect(stats().images).toBe(1);
     });
 
     it('a refusal is remembered, once', () => {
