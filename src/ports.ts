@@ -205,7 +205,7 @@ export interface Job {
   /** Receives so far (SQS's ApproximateReceiveCount). */
   attempts: number;
   availableAt: number;
-  /** Names the lease: only its holder may complete or fail the job. */
+  /** Names the lease: only its holder may complete, fail or postpone the job. */
   leaseToken: string | null;
   firstReceivedAt: number | null;
   lastReceivedAt: number | null;
@@ -239,6 +239,11 @@ export interface JobQueue {
    * backoff (or the error's Retry-After). The job's new state; undefined when the lease was lost.
    */
   fail(job: Job, error: JobError): JobState | undefined;
+  /**
+   * Back to the queue after `delayMs`, this receive not counted: the job was not at fault (the
+   * service's storage is full). False when the lease was lost.
+   */
+  postpone(job: Job, delayMs: number): boolean;
   /** The backoff `fail` gives a retryable error without a Retry-After after this attempt. */
   retryDelay(job: Pick<Job, 'attempts'>): number;
   /** A done or dead job of `key` queued again with a fresh budget; `busy` when one is waiting or running. */
@@ -283,6 +288,12 @@ export type NewImage = Omit<CatalogedImage, 'seq' | 'uploadedAt'>;
 export interface ImageCatalogue {
   /** Records an image and queues its jobs (one per queue given), in one step. */
   recordUpload(image: NewImage, queues?: readonly QueueName[]): CatalogedImage;
+  /**
+   * Records an image found in the originals store but not here (a catalogue rebuilt, an upload
+   * cut short by a crash), with the time it was taken in; the queues in `done` already have its
+   * outputs, the others are queued.
+   */
+  restore(image: NewImage, options: { uploadedAt: number; done: readonly QueueName[] }): CatalogedImage;
   image(key: string): CatalogedImage | undefined;
   /** Newest first; `beforeSeq` is the cursor (the last seq of the previous page). */
   images(limit: number, beforeSeq?: number): CatalogedImage[];
@@ -321,6 +332,8 @@ export interface InboxLedger {
   recordRefusal(entry: InboxEntry): void;
   /** The file and its image (with its jobs), in one step. */
   recordUpload(entry: InboxEntry, image: NewImage): CatalogedImage;
+  /** A file taken in earlier as `key`, whose entry was lost (a catalogue rebuilt): not taken in again. */
+  remember(entry: InboxEntry, key: string): void;
 }
 
 /**

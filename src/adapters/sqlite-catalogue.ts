@@ -1,6 +1,6 @@
 import type { CatalogedImage, ImageCatalogue, NewImage, QueueName } from '../ports.js';
 import { QUEUES } from '../ports.js';
-import type { QueueDatabase } from './sqlite-database.js';
+import { type QueueDatabase, returning } from './sqlite-database.js';
 
 /**
  * The local image catalogue in SQLite: one row per image taken in, and with it, in the same
@@ -17,19 +17,22 @@ export function sqliteImageCatalogue(database: QueueDatabase): ImageCatalogue {
     uploadedAt: number,
     jobs: readonly { queue: QueueName; state: 'queued' | 'done' }[],
   ): CatalogedImage =>
-    database.transaction(() => {
-      const row = db
-        .prepare(
-          `INSERT INTO images (key, name, bytes, etag, media_type, uploaded_at)
-           VALUES (@key, @name, @bytes, @etag, @mediaType, @uploadedAt) RETURNING ${IMAGE_COLUMNS}`,
-        )
-        .get({ ...image, uploadedAt }) as CatalogedImage;
-      const insertJob = db.prepare(
-        'INSERT INTO jobs (queue, image_seq, key, state, available_at) VALUES (?, ?, ?, ?, ?)',
-      );
-      for (const job of jobs) insertJob.run(job.queue, row.seq, row.key, job.state, now());
-      return row;
-    });
+    database.write(`the image ${image.key}`, () =>
+      database.transaction(() => {
+        const row = returning<CatalogedImage>(
+          db.prepare(
+            `INSERT INTO images (key, name, bytes, etag, media_type, uploaded_at)
+             VALUES (@key, @name, @bytes, @etag, @mediaType, @uploadedAt) RETURNING ${IMAGE_COLUMNS}`,
+          ),
+          { ...image, uploadedAt },
+        ) as CatalogedImage;
+        const insertJob = db.prepare(
+          'INSERT INTO jobs (queue, image_seq, key, state, available_at) VALUES (?, ?, ?, ?, ?)',
+        );
+        for (const job of jobs) insertJob.run(job.queue, row.seq, row.key, job.state, now());
+        return row;
+      }),
+    );
 
   return {
     recordUpload(image: NewImage, queues: readonly QueueName[] = QUEUES): CatalogedImage {
@@ -37,6 +40,14 @@ export function sqliteImageCatalogue(database: QueueDatabase): ImageCatalogue {
         image,
         now(),
         queues.map((queue) => ({ queue, state: 'queued' as const })),
+      );
+    },
+
+    restore(image: NewImage, options: { uploadedAt: number; done: readonly QueueName[] }): CatalogedImage {
+      return insert(
+        image,
+        options.uploadedAt,
+        QUEUES.map((queue) => ({ queue, state: options.done.includes(queue) ? 'done' : 'queued' })),
       );
     },
 
@@ -61,11 +72,13 @@ export function sqliteImageCatalogue(database: QueueDatabase): ImageCatalogue {
      * watched-folder entry stays, so the file is not taken in again, but no longer names the key.
      */
     forget(key: string): void {
-      database.transaction(() => {
-        db.prepare('DELETE FROM jobs WHERE key = ?').run(key);
-        db.prepare('DELETE FROM images WHERE key = ?').run(key);
-        db.prepare("UPDATE inbox SET key = '' WHERE key = ?").run(key);
-      });
+      database.write(`the image ${key} forgotten`, () =>
+        database.transaction(() => {
+          db.prepare('DELETE FROM jobs WHERE key = ?').run(key);
+          db.prepare('DELETE FROM images WHERE key = ?').run(key);
+          db.prepare("UPDATE inbox SET key = '' WHERE key = ?").run(key);
+        }),
+      );
     },
   };
 }

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { isStorageFull, StorageFullError } from '../core/errors.js';
 
 /**
  * The local deployment's database, `queue.sqlite` (WAL): one connection that the SQLite
@@ -68,6 +69,21 @@ export class QueueDatabase {
     return this.db.transaction(work)();
   }
 
+  /**
+   * Runs a write (`what` it records, for the message): a full disk (SQLITE_FULL) becomes
+   * StorageFullError, which the service backs off from, rather than an unnamed database error.
+   */
+  write<T>(what: string, work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      if (!isStorageFull(error)) throw error;
+      throw new StorageFullError(`no space left on the disk of queue.sqlite to record ${what}`, {
+        cause: error,
+      });
+    }
+  }
+
   /** True when the database answers: for /healthz. */
   ping(): boolean {
     return this.db.prepare('SELECT 1 AS ok').get() !== undefined;
@@ -76,4 +92,15 @@ export class QueueDatabase {
   close(): void {
     this.db.close();
   }
+}
+
+/**
+ * The rows an INSERT or UPDATE ... RETURNING gives, read to the end. Never `.get()` for those:
+ * it steps once and resets the statement, and in autocommit mode the commit happens at that
+ * reset, whose failure (SQLITE_FULL: the WAL cannot grow on a full disk) better-sqlite3 does not
+ * report: the row came back although nothing was written, and a lease never written was handed
+ * out again and again. `.all()` steps to the end, where a failed commit throws.
+ */
+export function returning<T>(statement: Database.Statement, ...params: unknown[]): T | undefined {
+  return statement.all(...params)[0] as T | undefined;
 }

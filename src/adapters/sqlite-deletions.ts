@@ -7,9 +7,10 @@ export function sqliteDeletionLog(database: QueueDatabase): DeletionLog {
   const keys = (rows: unknown[]) => (rows as { key: string }[]).map((row) => row.key);
   return {
     beginDeletion(key: string): void {
-      db.prepare('INSERT INTO deletions (key, requested_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(
-        key,
-        now(),
+      database.write(`the delete of ${key}`, () =>
+        db
+          .prepare('INSERT INTO deletions (key, requested_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING')
+          .run(key, now()),
       );
     },
 
@@ -43,7 +44,9 @@ export function sqliteDeletionLog(database: QueueDatabase): DeletionLog {
     },
 
     dropDeletion(key: string): void {
-      db.prepare('DELETE FROM deletions WHERE key = ?').run(key);
+      database.write(`the delete of ${key} forgotten`, () =>
+        db.prepare('DELETE FROM deletions WHERE key = ?').run(key),
+      );
     },
   };
 }

@@ -14,23 +14,33 @@ export function sqliteInboxLedger(database: QueueDatabase, catalogue: ImageCatal
     },
 
     recordRefusal(entry: InboxEntry): void {
-      db.prepare("INSERT OR IGNORE INTO inbox (path, size, mtime_ms, key) VALUES (?, ?, ?, '')").run(
-        entry.path,
-        entry.size,
-        entry.mtimeMs,
+      database.write(`the refusal of ${entry.path}`, () =>
+        db
+          .prepare("INSERT OR IGNORE INTO inbox (path, size, mtime_ms, key) VALUES (?, ?, ?, '')")
+          .run(entry.path, entry.size, entry.mtimeMs),
+      );
+    },
+
+    remember(entry: InboxEntry, key: string): void {
+      database.write(`the watched-folder file ${entry.path}`, () =>
+        db
+          .prepare('INSERT OR IGNORE INTO inbox (path, size, mtime_ms, key) VALUES (?, ?, ?, ?)')
+          .run(entry.path, entry.size, entry.mtimeMs, key),
       );
     },
 
     recordUpload(entry: InboxEntry, image: NewImage): CatalogedImage {
-      return database.transaction(() => {
-        db.prepare('INSERT INTO inbox (path, size, mtime_ms, key) VALUES (?, ?, ?, ?)').run(
-          entry.path,
-          entry.size,
-          entry.mtimeMs,
-          image.key,
-        );
-        return catalogue.recordUpload(image);
-      });
+      return database.write(`the watched-folder file ${entry.path}`, () =>
+        database.transaction(() => {
+          db.prepare('INSERT INTO inbox (path, size, mtime_ms, key) VALUES (?, ?, ?, ?)').run(
+            entry.path,
+            entry.size,
+            entry.mtimeMs,
+            image.key,
+          );
+          return catalogue.recordUpload(image);
+        }),
+      );
     },
   };
 }

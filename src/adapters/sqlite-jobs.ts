@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { MAX_RETRY_AFTER_MS } from '../core/errors.js';
 import type { Job, JobError, JobQueue, JobState, QueueName } from '../ports.js';
-import type { QueueDatabase } from './sqlite-database.js';
+import { type QueueDatabase, returning } from './sqlite-database.js';
 
 /**
  * The local job queues in SQLite: one job per image and queue, leased with a visibility
@@ -35,6 +35,7 @@ export function sqliteJobQueue(
   policy: RetryPolicy = DEFAULT_RETRY_POLICY,
 ): JobQueue & { readonly policy: RetryPolicy } {
   const { db, now } = database;
+  const write = <T>(what: string, work: () => T): T => database.write(what, work);
 
   const retryDelay = (job: Pick<Job, 'attempts'>): number =>
     Math.min(policy.maxBackoffMs, policy.baseBackoffMs * 2 ** Math.max(0, job.attempts - 1));
@@ -47,36 +48,43 @@ export function sqliteJobQueue(
 
     lease(queue: QueueName): Job | undefined {
       const at = now();
-      const row = db
-        .prepare(
-          `UPDATE jobs SET state = 'leased', lease_token = @token, lease_expires_at = @expires,
-             attempts = attempts + 1, first_received_at = COALESCE(first_received_at, @now), last_received_at = @now
-           WHERE id = (
-             SELECT id FROM jobs WHERE queue = @queue
-               AND ((state = 'queued' AND available_at <= @now) OR (state = 'leased' AND lease_expires_at <= @now))
-             ORDER BY available_at, id LIMIT 1)
-           RETURNING ${JOB_COLUMNS}`,
-        )
-        .get({ queue, now: at, token: randomUUID(), expires: at + policy.visibilityTimeoutMs }) as
-        | Job
-        | undefined;
+      const row = write('a lease', () =>
+        returning<Job>(
+          db.prepare(
+            `UPDATE jobs SET state = 'leased', lease_token = @token, lease_expires_at = @expires,
+               attempts = attempts + 1, first_received_at = COALESCE(first_received_at, @now), last_received_at = @now
+             WHERE id = (
+               SELECT id FROM jobs WHERE queue = @queue
+                 AND ((state = 'queued' AND available_at <= @now) OR (state = 'leased' AND lease_expires_at <= @now))
+               ORDER BY available_at, id LIMIT 1)
+             RETURNING ${JOB_COLUMNS}`,
+          ),
+          { queue, now: at, token: randomUUID(), expires: at + policy.visibilityTimeoutMs },
+        ),
+      );
       return row && normalise(row);
     },
 
     extendLease(job: Job): boolean {
-      const result = db
-        .prepare("UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_token = ? AND state = 'leased'")
-        .run(now() + policy.visibilityTimeoutMs, job.id, job.leaseToken);
+      const result = write('a lease', () =>
+        db
+          .prepare(
+            "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_token = ? AND state = 'leased'",
+          )
+          .run(now() + policy.visibilityTimeoutMs, job.id, job.leaseToken),
+      );
       return result.changes === 1;
     },
 
     complete(job: Job, outcome: string | null = null): boolean {
-      const result = db
-        .prepare(
-          `UPDATE jobs SET state = 'done', outcome = ?, lease_token = NULL, error_code = NULL, error_message = NULL
-           WHERE id = ? AND lease_token = ? AND state = 'leased'`,
-        )
-        .run(outcome, job.id, job.leaseToken);
+      const result = write('a job done', () =>
+        db
+          .prepare(
+            `UPDATE jobs SET state = 'done', outcome = ?, lease_token = NULL, error_code = NULL, error_message = NULL
+             WHERE id = ? AND lease_token = ? AND state = 'leased'`,
+          )
+          .run(outcome, job.id, job.leaseToken),
+      );
       return result.changes === 1;
     },
 
@@ -86,34 +94,53 @@ export function sqliteJobQueue(
         error.retryAfterMs !== undefined && Number.isFinite(error.retryAfterMs) && error.retryAfterMs >= 0
           ? Math.min(error.retryAfterMs, MAX_RETRY_AFTER_MS)
           : retryDelay(job);
-      const result = db
-        .prepare(
-          `UPDATE jobs SET state = @state, available_at = @availableAt, lease_token = NULL,
-             error_code = @code, error_message = @message, failure_recorded = 0
-           WHERE id = @id AND lease_token = @token AND state = 'leased'`,
-        )
-        .run({
-          state: dead ? 'dead' : 'queued',
-          availableAt: now() + (dead ? 0 : backoff),
-          code: error.code,
-          message: error.message,
-          id: job.id,
-          token: job.leaseToken,
-        });
+      const result = write('a failed attempt', () =>
+        db
+          .prepare(
+            `UPDATE jobs SET state = @state, available_at = @availableAt, lease_token = NULL,
+               error_code = @code, error_message = @message, failure_recorded = 0
+             WHERE id = @id AND lease_token = @token AND state = 'leased'`,
+          )
+          .run({
+            state: dead ? 'dead' : 'queued',
+            availableAt: now() + (dead ? 0 : backoff),
+            code: error.code,
+            message: error.message,
+            id: job.id,
+            token: job.leaseToken,
+          }),
+      );
       if (result.changes !== 1) return undefined;
       return dead ? 'dead' : 'queued';
+    },
+
+    postpone(job: Job, delayMs: number): boolean {
+      const result = write('a postponed job', () =>
+        db
+          .prepare(
+            `UPDATE jobs SET state = 'queued', available_at = ?, lease_token = NULL, attempts = MAX(0, attempts - 1)
+             WHERE id = ? AND lease_token = ? AND state = 'leased'`,
+          )
+          .run(now() + Math.max(0, delayMs), job.id, job.leaseToken),
+      );
+      return result.changes === 1;
     },
 
     retryDelay,
 
     requeue(queue: QueueName, key: string): Job | 'busy' | undefined {
-      const row = db
-        .prepare(
-          `UPDATE jobs SET state = 'queued', attempts = 0, available_at = ?, outcome = NULL, failure_recorded = 0,
-             error_code = NULL, error_message = NULL
-           WHERE queue = ? AND key = ? AND state IN ('done', 'dead') RETURNING ${JOB_COLUMNS}`,
-        )
-        .get(now(), queue, key) as Job | undefined;
+      const row = write('a job queued again', () =>
+        returning<Job>(
+          db.prepare(
+            `UPDATE jobs SET state = 'queued', attempts = 0, available_at = ?, outcome = NULL, failure_recorded = 0,
+               error_code = NULL, error_message = NULL
+             WHERE queue = ? AND key = ? AND state IN ('done', 'dead') RETURNING ${JOB_COLUMNS}`,
+          ),
+          now(),
+          queue,
+          key,
+        ),
+      );
       if (row) return normalise(row);
       return jobsFor(key).some((job) => job.queue === queue) ? 'busy' : undefined;
     },
@@ -137,11 +164,15 @@ export function sqliteJobQueue(
     },
 
     releaseAllLeases(): number {
-      return db
-        .prepare(
-          "UPDATE jobs SET state = 'queued', lease_token = NULL, available_at = ? WHERE state = 'leased'",
-        )
-        .run(now()).changes;
+      return write(
+        'the leases released',
+        () =>
+          db
+            .prepare(
+              "UPDATE jobs SET state = 'queued', lease_token = NULL, available_at = ? WHERE state = 'leased'",
+            )
+            .run(now()).changes,
+      );
     },
 
     unrecordedDeadLetters(limit = 50): Job[] {
@@ -155,7 +186,10 @@ export function sqliteJobQueue(
     },
 
     markFailureRecorded(jobId: number): boolean {
-      return db.prepare('UPDATE jobs SET failure_recorded = 1 WHERE id = ?').run(jobId).changes === 1;
+      return write(
+        'a failure recorded',
+        () => db.prepare('UPDATE jobs SET failure_recorded = 1 WHERE id = ?').run(jobId).changes === 1,
+      );
     },
 
     deadLetters(): (Job & { name: string })[] {
@@ -170,12 +204,16 @@ export function sqliteJobQueue(
     },
 
     redrive(jobId: number): Job | undefined {
-      const row = db
-        .prepare(
-          `UPDATE jobs SET state = 'queued', attempts = 0, available_at = ?, failure_recorded = 0
-           WHERE id = ? AND state = 'dead' RETURNING ${JOB_COLUMNS}`,
-        )
-        .get(now(), jobId) as Job | undefined;
+      const row = write('a redrive', () =>
+        returning<Job>(
+          db.prepare(
+            `UPDATE jobs SET state = 'queued', attempts = 0, available_at = ?, failure_recorded = 0
+             WHERE id = ? AND state = 'dead' RETURNING ${JOB_COLUMNS}`,
+          ),
+          now(),
+          jobId,
+        ),
+      );
       return row && normalise(row);
     },
 

@@ -124,6 +124,25 @@ export class TransientError extends ThumbnailerError {
 }
 
 /**
+ * No space left where the service writes (a full disk or quota: ENOSPC, EDQUOT, SQLITE_FULL).
+ * Retryable, but not the work's fault: a driver backs off and tries again once space frees,
+ * without counting the attempt against the work.
+ */
+export class StorageFullError extends ThumbnailerError {
+  readonly code = 'STORAGE_FULL';
+  readonly retryable = true;
+}
+
+/** Error codes that mean the storage is full, from the OS (errno) and from SQLite. */
+const STORAGE_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
+
+/** Whether `error` (classified or not) says that there is no space left to write. */
+export function isStorageFull(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && (code === 'STORAGE_FULL' || STORAGE_FULL_CODES.has(code));
+}
+
+/**
  * Alt-text failures. The model's answer is the problem (refused, empty, over-long, malformed):
  * permanent, it is not stored as alt text and not paid for again by an automatic retry. The
  * provider is the problem: throttling and outages are retried (after `retryAfterMs` when the
@@ -275,6 +294,9 @@ export function classifyError(error: unknown): ThumbnailerError {
   if (error instanceof ThumbnailerError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const firstLine = message.split('\n')[0] ?? message;
+  if (isStorageFull(error)) {
+    return new StorageFullError(`no space left to write: ${firstLine}`, { cause: error });
+  }
   if (/exceeds pixel limit/i.test(message)) {
     return new TooManyPixelsError(`image exceeds the pixel limit (${firstLine})`, { cause: error });
   }

@@ -45,8 +45,8 @@ export interface HttpDeps {
   allowedHosts?: readonly AllowedHost[];
   /** Called after uploads and redrives: wakes the workers. */
   onWork: () => void;
-  /** Stores and database usable: for /healthz. */
-  healthy: () => Promise<boolean>;
+  /** Stores, database and disk usable, or what is not: for /healthz. */
+  healthy: () => Promise<{ ok: boolean; problems: string[] }>;
 }
 
 /** Every route; the first whose path and method match answers. */
@@ -64,6 +64,8 @@ const UPLOAD_STATUS: Record<string, number> = {
   NOT_AN_IMAGE: 415,
   UNSUPPORTED_FORMAT: 415,
   INVALID_KEY: 400,
+  // Insufficient Storage: the service's disk is full, not the upload at fault.
+  STORAGE_FULL: 507,
 };
 
 /**

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { classifyError } from '../core/errors.js';
+import { classifyError, StorageFullError } from '../core/errors.js';
 import { detectFormat } from '../core/formats.js';
 import type { InboxLedger } from '../ports.js';
 import type { Logger } from './log.js';
@@ -18,6 +18,8 @@ export class Inbox {
   private scanning: Promise<void> | undefined;
   /** Size and mtime seen at the previous scan, per path: a file is ready when they hold still. */
   private readonly lastSeen = new Map<string, string>();
+  /** While the storage is full: no file is taken in before this time (epoch ms). */
+  private resumeAt = 0;
 
   constructor(
     private readonly folder: string,
@@ -43,8 +45,10 @@ export class Inbox {
   }
 
   private async scan(): Promise<void> {
+    if (Date.now() < this.resumeAt) return;
     const entries = await readdir(this.folder, { withFileTypes: true, recursive: true });
     for (const entry of entries) {
+      if (Date.now() < this.resumeAt) return;
       if (!entry.isFile() || isHiddenOrPartial(entry.name)) continue;
       const file = path.join(entry.parentPath, entry.name);
       if (
@@ -71,15 +75,26 @@ export class Inbox {
 
   private async ingest(file: string, size: number, mtimeMs: number): Promise<void> {
     let received: Awaited<ReturnType<typeof receiveUpload>> | undefined;
+    let adopted = false;
     try {
       received = await receiveUpload(createReadStream(file), path.basename(file), this.deps.uploads);
       await this.deps.uploads.originals.adopt(received.upload.key, received.temporary);
+      adopted = true;
       const row = this.deps.ledger.recordUpload({ path: file, size, mtimeMs }, received.upload);
+      this.deps.uploads.storage?.ok();
       this.deps.onWork();
       this.deps.log.log('info', 'inbox file ingested', { file, key: row.key });
     } catch (thrown) {
       if (received) await discardUploads([received]);
+      // Not recorded: its original must not stay behind unrecorded (it is taken in again later).
+      if (received && adopted) await this.deps.uploads.originals.delete(received.upload.key).catch(() => {});
       const error = classifyError(thrown);
+      if (error instanceof StorageFullError) {
+        // Every file would fail alike: no more this scan, and none before the backoff is over.
+        this.resumeAt = Date.now() + (this.deps.uploads.storage?.full(error) ?? this.intervalMs);
+        this.deps.log.log('warn', 'inbox file not ingested yet: the storage is full', { file });
+        return;
+      }
       if (error.retryable) {
         this.deps.log.log('warn', 'inbox file not ingested yet', { file, error: error.message });
         return;

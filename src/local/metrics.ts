@@ -1,4 +1,6 @@
+import { statfsSync } from 'node:fs';
 import type { ImageCatalogue, JobQueue } from '../ports.js';
+import type { StorageHealth } from './storage-health.js';
 
 /** Processing-time histogram buckets, in seconds. */
 const BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -7,6 +9,15 @@ const BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 export class Metrics {
   private readonly counts = new Map<string, number[]>();
   private readonly sums = new Map<string, number>();
+
+  constructor(
+    private readonly options: {
+      /** Whether the data folder's disk was full at the last write. */
+      storage?: StorageHealth;
+      /** The data folder, whose disk's free space is reported. */
+      dataDir?: string;
+    } = {},
+  ) {}
 
   observeProcessing(queue: string, seconds: number): void {
     const counts = this.counts.get(queue) ?? new Array(BUCKETS.length + 1).fill(0);
@@ -34,6 +45,7 @@ export class Metrics {
       '# HELP thumbnailer_dead_letters Jobs in the dead letters, by queue.',
       '# TYPE thumbnailer_dead_letters gauge',
       ...depth(jobs, (state) => state === 'dead', 'thumbnailer_dead_letters'),
+      ...this.storageLines(),
       '# HELP thumbnailer_processing_seconds Time to process one job, by queue.',
       '# TYPE thumbnailer_processing_seconds histogram',
     ];
@@ -48,6 +60,39 @@ export class Metrics {
       lines.push(`thumbnailer_processing_seconds_count{queue="${name}"} ${counts[BUCKETS.length]}`);
     }
     return `${lines.join('\n')}\n`;
+  }
+
+  private storageLines(): string[] {
+    const { storage, dataDir } = this.options;
+    const lines: string[] = [];
+    if (storage) {
+      lines.push(
+        '# HELP thumbnailer_storage_full 1 while the last write found no space left (work waits, uploads get 507).',
+        '# TYPE thumbnailer_storage_full gauge',
+        `thumbnailer_storage_full ${storage.isFull ? 1 : 0}`,
+        '# HELP thumbnailer_storage_full_total Times the storage was found full since the service started.',
+        '# TYPE thumbnailer_storage_full_total counter',
+        `thumbnailer_storage_full_total ${storage.timesFull}`,
+      );
+    }
+    const free = dataDir ? freeBytes(dataDir) : undefined;
+    if (free !== undefined) {
+      lines.push(
+        "# HELP thumbnailer_data_free_bytes Space left for the service on the data folder's disk.",
+        '# TYPE thumbnailer_data_free_bytes gauge',
+        `thumbnailer_data_free_bytes ${free}`,
+      );
+    }
+    return lines;
+  }
+}
+
+function freeBytes(dir: string): number | undefined {
+  try {
+    const stats = statfsSync(dir);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return undefined;
   }
 }
 

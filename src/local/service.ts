@@ -1,17 +1,19 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { access, constants, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { access, constants, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAltTextModel } from '../adapters/alt-text-models.js';
-import { lockDataFolder } from '../adapters/data-folder-lock.js';
+import { type DataFolderLock, lockDataFolder } from '../adapters/data-folder-lock.js';
 import { FolderStore } from '../adapters/folder-store.js';
 import type { QueueDatabase } from '../adapters/sqlite-database.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../adapters/sqlite-jobs.js';
-import { openSqliteQueue } from '../adapters/sqlite-queue.js';
+import { openSqliteQueue, type SqliteQueue } from '../adapters/sqlite-queue.js';
 import type { AltTextConfig } from '../config.js';
+import { isStorageFull, StorageFullError } from '../core/errors.js';
 import type { RenderOptions } from '../core/render.js';
 import type { DeletionLog, JobQueue } from '../ports.js';
 import { expireDeletions, finishDeletion } from './deletes.js';
@@ -21,6 +23,8 @@ import { createHandler } from './http.js';
 import { Inbox } from './inbox.js';
 import { jsonLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
+import { sweepUnrecordedOriginals } from './originals-sweep.js';
+import { StorageHealth } from './storage-health.js';
 import { LocalWorkers } from './workers.js';
 
 /**
@@ -54,10 +58,45 @@ export interface LocalService {
 export const STORE_FOLDERS = ['originals', 'thumbnails', 'alt-text', 'failures'] as const;
 
 export async function startLocalService(options: LocalServiceOptions): Promise<LocalService> {
-  const log = options.log ?? jsonLogger();
   const dataDir = path.resolve(options.dataDir);
+  const opened: Opened = {};
+  try {
+    return await assemble(options, dataDir, opened);
+  } catch (error) {
+    // Leave the data folder as it was found, unlocked, and say what stopped the start.
+    opened.sqlite?.close();
+    opened.lock?.release();
+    throw startupError(error, dataDir);
+  }
+}
+
+/** What a start opened so far, closed again when the start fails. */
+interface Opened {
+  lock?: DataFolderLock;
+  sqlite?: SqliteQueue;
+}
+
+/** A start that failed for want of room (or, below, of a writable folder) says so, and where. */
+function startupError(error: unknown, dataDir: string): unknown {
+  if (isStorageFull(error)) {
+    return new StorageFullError(
+      `cannot start: no space left on the disk of ${dataDir}; free some space, then start again`,
+      { cause: error },
+    );
+  }
+  return error;
+}
+
+async function assemble(
+  options: LocalServiceOptions,
+  dataDir: string,
+  opened: Opened,
+): Promise<LocalService> {
+  const log = options.log ?? jsonLogger();
+  const storage = new StorageHealth(log);
   await mkdir(dataDir, { recursive: true });
   const lock = lockDataFolder(dataDir);
+  opened.lock = lock;
   await Promise.all(STORE_FOLDERS.map((name) => mkdir(path.join(dataDir, name), { recursive: true })));
   const store = (name: (typeof STORE_FOLDERS)[number]) => new FolderStore(path.join(dataDir, name));
   const originals = store('originals');
@@ -68,6 +107,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     ...DEFAULT_RETRY_POLICY,
     ...options.retry,
   });
+  opened.sqlite = sqlite;
   const { jobs, catalogue, deletions } = sqlite;
   // This process holds the data folder's lock: leases still held are from a process that died,
   // perhaps in the middle of writing an output. Its temporary files go first, then its leases.
@@ -83,13 +123,24 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     await finishDeletion(key, deleting);
     log.log('warn', 'delete of a previous run finished', { key });
   }
+  // Originals the catalogue does not know (an upload cut short, a queue.sqlite lost): recorded.
+  const watchDir = options.watchDir && path.resolve(options.watchDir);
+  await sweepUnrecordedOriginals({
+    originals,
+    thumbnails,
+    altText,
+    catalogue,
+    deletions,
+    ...(watchDir && { inbox: { folder: watchDir, ledger: sqlite.inbox } }),
+    log,
+  });
   const expire = () =>
     expireDeletions(deleting, Date.now()).catch((error: unknown) =>
       log.log('error', 'could not remove expired tombstones', { error: String(error) }),
     );
   await expire();
 
-  const metrics = new Metrics();
+  const metrics = new Metrics({ storage, dataDir });
   const altTextModel = options.altText && (await createAltTextModel(options.altText));
   if (altTextModel) {
     log.log('info', 'alt text by a model', { provider: altTextModel.provider, model: altTextModel.model });
@@ -107,6 +158,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     concurrency: options.concurrency,
     log,
     metrics,
+    storage,
   });
   const temporaryDir = path.join(dataDir, 'tmp');
   await rm(temporaryDir, { recursive: true, force: true }); // half-received uploads of a crashed run
@@ -116,6 +168,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     temporaryDir,
     maxBytes: options.render.limits.maxInputBytes,
     allowSvg: options.render.allowSvg,
+    storage,
   };
   const onWork = () => workers.wake();
   const server = createServer(
@@ -135,21 +188,15 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       host: options.host,
       allowedHosts: options.allowedHosts,
       onWork,
-      healthy: () => healthy(sqlite.database, dataDir),
+      healthy: () => health(sqlite.database, dataDir, storage),
     }),
   );
   limitConnections(server, log);
-  const inbox = options.watchDir
-    ? new Inbox(path.resolve(options.watchDir), { ledger: sqlite.inbox, uploads, log, onWork })
-    : undefined;
-  if (options.watchDir) await mkdir(options.watchDir, { recursive: true });
+  const inbox = watchDir ? new Inbox(watchDir, { ledger: sqlite.inbox, uploads, log, onWork }) : undefined;
+  if (watchDir) await mkdir(watchDir, { recursive: true });
 
-  await listen(server, options.port, options.host).catch(async (error: unknown) => {
-    // Port in use, no permission: leave the data folder as we found it, unlocked.
-    sqlite.close();
-    lock.release();
-    throw error;
-  });
+  // Port in use, no permission: the start fails, and the data folder is unlocked again.
+  await listen(server, options.port, options.host);
   workers.start();
   inbox?.start();
   // A delete's tombstones outlive any job of its image by far: swept once an hour.
@@ -193,20 +240,51 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-async function healthy(database: QueueDatabase, dataDir: string): Promise<boolean> {
+/**
+ * What /healthz says: the database answers, every store is a writable folder, and the disk had
+ * room at the last write. Unauthenticated, so it names folders, not paths or errors. While the
+ * disk is noted full, a small write is tried: once it fits, the note ends (a write that still
+ * fails notes it again).
+ */
+async function health(
+  database: QueueDatabase,
+  dataDir: string,
+  storage: StorageHealth,
+): Promise<{ ok: boolean; problems: string[] }> {
+  const problems: string[] = [];
   try {
-    if (!database.ping()) return false;
-    await Promise.all(
-      STORE_FOLDERS.map(async (name) => {
-        const folder = path.join(dataDir, name);
+    if (!database.ping()) problems.push('queue.sqlite does not answer');
+  } catch {
+    problems.push('queue.sqlite does not answer');
+  }
+  await Promise.all(
+    STORE_FOLDERS.map(async (name) => {
+      const folder = path.join(dataDir, name);
+      try {
         // access() alone passes for a regular file in the folder's place (and for root, always).
-        if (!(await stat(folder)).isDirectory()) throw new Error(`${folder} is not a folder`);
+        if (!(await stat(folder)).isDirectory()) throw new Error('not a folder');
         await access(folder, constants.W_OK);
-      }),
-    );
+      } catch {
+        problems.push(`${name}/ is not a writable folder`);
+      }
+    }),
+  );
+  if (storage.isFull && (await hasRoom(dataDir))) storage.ok();
+  const full = storage.problem();
+  if (full) problems.push(full);
+  return { ok: problems.length === 0, problems };
+}
+
+/** Whether a small file (64 KiB: a few database pages and a record) can be written in the data folder. */
+async function hasRoom(dataDir: string): Promise<boolean> {
+  const probe = path.join(dataDir, `.space-probe-${randomUUID()}`);
+  try {
+    await writeFile(probe, Buffer.alloc(64 * 1024));
     return true;
   } catch {
     return false;
+  } finally {
+    await rm(probe, { force: true });
   }
 }
 

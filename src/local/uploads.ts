@@ -4,10 +4,17 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { NotAnImageError, TooLargeError, UnsupportedFormatError } from '../core/errors.js';
+import {
+  isStorageFull,
+  NotAnImageError,
+  StorageFullError,
+  TooLargeError,
+  UnsupportedFormatError,
+} from '../core/errors.js';
 import { type DetectedFormat, detectFormat, SNIFF_BYTES } from '../core/formats.js';
 import { uploadKey } from '../core/keys.js';
 import type { CatalogedImage, FileStore, ImageCatalogue } from '../ports.js';
+import type { StorageHealth } from './storage-health.js';
 
 /**
  * Accepting an upload: stream it to a temporary file while counting bytes, hashing, and
@@ -22,6 +29,8 @@ export interface UploadDeps {
   temporaryDir: string;
   maxBytes: number;
   allowSvg: boolean;
+  /** Where a full disk is noted: an upload that finds no space is refused with STORAGE_FULL (507). */
+  storage?: StorageHealth;
   now?: () => Date;
 }
 
@@ -41,7 +50,9 @@ export async function receiveUpload(
 ): Promise<{ temporary: string; upload: AcceptedUpload }> {
   const now = deps.now?.() ?? new Date();
   const key = uploadKey(fileName, now, randomBytes(5).toString('hex'));
-  await mkdir(deps.temporaryDir, { recursive: true });
+  await mkdir(deps.temporaryDir, { recursive: true }).catch((error: unknown) => {
+    throw storageError(error, deps);
+  });
   const temporary = path.join(deps.temporaryDir, `${randomBytes(8).toString('hex')}.upload`);
   const hash = createHash('md5');
   let bytes = 0;
@@ -82,7 +93,7 @@ export async function receiveUpload(
     }
     await rm(temporary, { force: true });
     body.resume(); // let the rest of the body go by unread; the response says why
-    throw error;
+    throw storageError(error, deps);
   }
   const format = detected as DetectedFormat;
   return {
@@ -104,12 +115,37 @@ export async function commitUploads(
 ): Promise<CatalogedImage[]> {
   const rows: CatalogedImage[] = [];
   for (const { temporary, upload } of received) {
-    // The file first, then the record: a crash in between leaves an unrecorded original, never
-    // a job without its original.
-    await deps.originals.adopt(upload.key, temporary);
-    rows.push(deps.catalogue.recordUpload(upload));
+    // The file first, then the record: a crash in between leaves an unrecorded original (swept
+    // at the next start), never a job without its original.
+    await deps.originals.adopt(upload.key, temporary).catch((error: unknown) => {
+      throw storageError(error, deps);
+    });
+    try {
+      rows.push(deps.catalogue.recordUpload(upload));
+    } catch (error) {
+      // Refused (a full disk): the original the client is told was not taken goes again.
+      await deps.originals.delete(upload.key).catch(() => {});
+      throw storageError(error, deps);
+    }
   }
+  deps.storage?.ok();
   return rows;
+}
+
+/**
+ * A write that found the disk full says so (STORAGE_FULL, answered 507), and the service notes
+ * it; any other error passes as it is.
+ */
+function storageError(error: unknown, deps: Pick<UploadDeps, 'storage'>): unknown {
+  if (!isStorageFull(error)) return error;
+  const full =
+    error instanceof StorageFullError
+      ? error
+      : new StorageFullError(`no space left to store the upload: ${(error as Error).message}`, {
+          cause: error,
+        });
+  deps.storage?.full(full);
+  return full;
 }
 
 export async function discardUploads(received: readonly { temporary: string }[]): Promise<void> {

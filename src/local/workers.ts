@@ -1,6 +1,6 @@
 import { describeObjectCreated, settleAltTextFailure } from '../core/alt-text.js';
 import { CpuSlots } from '../core/cpu-slots.js';
-import { retryCanSucceed } from '../core/errors.js';
+import { classifyError, retryCanSucceed, StorageFullError } from '../core/errors.js';
 import {
   type FailureOutcome,
   type FailureRecord,
@@ -15,6 +15,7 @@ import type { RenderOptions } from '../core/render.js';
 import type { AltTextModel, ImageCatalogue, Job, JobQueue, ObjectStore, QueueName } from '../ports.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import { STORAGE_BACKOFF_MS, type StorageHealth } from './storage-health.js';
 
 /**
  * The in-process workers of the local deployment: `concurrency` thumbnail workers, one
@@ -41,6 +42,8 @@ export interface WorkerDeps {
   metrics: Metrics;
   /** Longest a worker sleeps before looking for due jobs again (retries whose backoff ended). */
   idlePollMs?: number;
+  /** Where a full disk is noted (for /healthz, /metrics, uploads) and how long to back off. */
+  storage?: StorageHealth;
   now?: () => Date;
 }
 
@@ -82,9 +85,15 @@ export class LocalWorkers {
 
   private async loop(queue: QueueName, handle: (job: Job) => Promise<Handled>): Promise<void> {
     while (!this.stopping) {
-      const job = this.deps.jobs.lease(queue);
+      let job: Job | undefined;
+      try {
+        job = this.deps.jobs.lease(queue);
+      } catch (thrown) {
+        await this.queueFailed(thrown);
+        continue;
+      }
       if (!job) {
-        await this.sleep(queue);
+        await this.sleep(this.idleWait(queue));
         continue;
       }
       const started = process.hrtime.bigint();
@@ -92,19 +101,59 @@ export class LocalWorkers {
         const handled = await handle(job).catch((thrown: unknown) => ({ failed: failureOutcome(thrown) }));
         if ('done' in handled) {
           this.deps.jobs.complete(job, handled.done);
+          this.deps.storage?.ok();
           this.deps.log.log('info', 'job done', {
             queue,
             key: job.key,
             attempt: job.attempts,
             outcome: handled.done,
           });
+        } else if (handled.failed.error instanceof StorageFullError) {
+          await this.postpone(job, handled.failed.error);
         } else {
           this.failed(job, handled.failed);
         }
+      } catch (thrown) {
+        // The queue itself (complete, fail, postpone) could not write: the lease runs out and
+        // the job comes back after its visibility timeout.
+        await this.queueFailed(thrown);
       } finally {
         this.deps.metrics.observeProcessing(queue, Number(process.hrtime.bigint() - started) / 1e9);
       }
     }
+  }
+
+  /**
+   * No space to write the job's outputs: not the job's fault. It goes back to its queue without
+   * counting the attempt, and this worker waits (longer each time) before trying again.
+   */
+  private async postpone(job: Job, error: StorageFullError): Promise<void> {
+    const waitMs = this.storageFull(error);
+    this.deps.jobs.postpone(job, waitMs);
+    this.deps.log.log('warn', 'job postponed: the storage is full', {
+      queue: job.queue,
+      key: job.key,
+      code: error.code,
+      error: error.message,
+      retryInMs: waitMs,
+    });
+    await this.sleep(waitMs);
+  }
+
+  /** The queue's database failed: a full disk is waited out, anything else logged and tried again. */
+  private async queueFailed(thrown: unknown): Promise<void> {
+    const error = classifyError(thrown);
+    if (error instanceof StorageFullError) {
+      await this.sleep(this.storageFull(error));
+      return;
+    }
+    this.deps.log.log('error', 'the job queue failed', { code: error.code, error: error.message });
+    await this.sleep(this.deps.idlePollMs ?? 1000);
+  }
+
+  /** Notes a full disk; returns how long to wait. */
+  private storageFull(error: StorageFullError): number {
+    return this.deps.storage?.full(error) ?? STORAGE_BACKOFF_MS.first;
   }
 
   /** The job back to its queue (after a backoff, or the Retry-After) or to the dead letters. */
@@ -175,13 +224,14 @@ export class LocalWorkers {
     while (!this.stopping) {
       const dead = this.deps.jobs.unrecordedDeadLetters();
       if (dead.length === 0) {
-        await this.sleep();
+        await this.sleep(this.deps.idlePollMs ?? 1000);
         continue;
       }
       for (const job of dead) {
         try {
           const recordKey = failureRecordKey(job.queue, job.key);
           await writeFailureRecord(this.deps.failures, recordKey, this.failureRecordOf(job));
+          this.deps.storage?.ok();
           if (!this.deps.jobs.markFailureRecorded(job.id)) {
             // The image was deleted while its record was written: nothing of it stays.
             await this.deps.failures.delete(recordKey);
@@ -196,13 +246,18 @@ export class LocalWorkers {
             attempts: job.attempts,
             failureId: job.id,
           });
-        } catch (error) {
-          // The failures store itself is failing: try again on the next round.
+        } catch (thrown) {
+          // The failures store (or the queue) is failing: try again on the next round.
+          const error = classifyError(thrown);
           this.deps.log.log('error', 'could not write a failure record', {
             key: job.key,
-            error: String(error),
+            code: error.code,
+            error: error.message,
           });
-          await this.sleep();
+          await this.sleep(
+            error instanceof StorageFullError ? this.storageFull(error) : (this.deps.idlePollMs ?? 1000),
+          );
+          break;
         }
       }
     }
@@ -225,11 +280,16 @@ export class LocalWorkers {
     });
   }
 
-  private sleep(queue?: QueueName): Promise<void> {
-    if (this.stopping) return Promise.resolve();
+  /** How long an idle worker sleeps: until the next job of its queue is due, at most idlePollMs. */
+  private idleWait(queue: QueueName): number {
     const idle = this.deps.idlePollMs ?? 1000;
-    const due = queue ? this.deps.jobs.nextDue(queue) : undefined;
-    const wait = due === undefined ? idle : Math.max(10, Math.min(idle, due - Date.now()));
+    const due = this.deps.jobs.nextDue(queue);
+    return due === undefined ? idle : Math.max(10, Math.min(idle, due - Date.now()));
+  }
+
+  /** Sleeps `wait` ms, or until woken (new work, a stop). */
+  private sleep(wait: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
       const wakeUp = () => {
         clearTimeout(timer);

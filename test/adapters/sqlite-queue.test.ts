@@ -5,8 +5,14 @@ import { lockDataFolder } from '../../src/adapters/data-folder-lock.js';
 import type { RetryPolicy } from '../../src/adapters/sqlite-jobs.js';
 import { openSqliteQueue, type SqliteQueue } from '../../src/adapters/sqlite-queue.js';
 import { SqliteThumbnailQueue } from '../../src/adapters/sqlite-thumbnail-queue.js';
+import { StorageFullError } from '../../src/core/errors.js';
 import { type Job, QUEUES } from '../../src/ports.js';
 import { dataFolderLocked, tempDir } from '../helpers/local-service.js';
+import { mountSmallDisk, smallDisksUnavailable } from '../helpers/small-disk.js';
+
+/** Why the full-disk tests cannot run here, if they cannot (they need to mount a tmpfs). */
+const noSmallDisks = await smallDisksUnavailable();
+const onSmallDisk = (name: string) => (noSmallDisks ? `${name} (skipped: ${noSmallDisks})` : name);
 
 const POLICY: RetryPolicy = {
   maxAttempts: 4,
@@ -102,6 +108,25 @@ describe('queue.sqlite', () => {
       expect(queue.catalogue.image(rec.key)).toBeUndefined();
       expect(queue.jobs.jobsFor(rec.key)).toEqual([]);
       expect(stats().images).toBe(0);
+    });
+
+    it('restore: an image found in the stores, taken in at its own time, with the jobs whose outputs exist done', () => {
+      const row = queue.catalogue.restore(image('found.jpg'), {
+        uploadedAt: 1_600_000_000_000,
+        done: ['thumbnail'],
+      });
+      expect(row).toMatchObject({ name: 'found.jpg', uploadedAt: 1_600_000_000_000 });
+      expect(
+        queue.jobs
+          .jobsFor(row.key)
+          .map((job) => [job.queue, job.state, job.attempts])
+          .sort(),
+      ).toEqual([
+        ['alt-text', 'queued', 0],
+        ['thumbnail', 'done', 0],
+      ]);
+      expect(leaseOrThrow('alt-text').key).toBe(row.key);
+      expect(queue.jobs.lease('thumbnail')).toBeUndefined();
     });
 
     it('queues only the queues it is given', () => {
@@ -322,6 +347,24 @@ describe('queue.sqlite', () => {
       ]);
     });
 
+    it('postpone: back to the queue after the delay, the receive not counted; only by its lease', () => {
+      const row = queue.catalogue.recordUpload(image());
+      const first = leaseOrThrow();
+      expect(queue.jobs.postpone({ ...first, leaseToken: 'not-the-token' }, 5000)).toBe(false);
+      expect(queue.jobs.postpone(first, 5000)).toBe(true);
+      expect(queue.jobs.jobsFor(row.key).find((j) => j.queue === 'thumbnail')).toMatchObject({
+        state: 'queued',
+        attempts: 0,
+        availableAt: clock + 5000,
+        leaseToken: null,
+      });
+      expect(queue.jobs.postpone(first, 5000)).toBe(false); // the lease is gone
+      clock += 4999;
+      expect(queue.jobs.lease('thumbnail')).toBeUndefined();
+      clock += 1;
+      expect(leaseOrThrow()).toMatchObject({ id: first.id, attempts: 1 });
+    });
+
     it('expired leases count as receives too: a job that keeps timing out ends dead', () => {
       queue.catalogue.recordUpload(image());
       let job = leaseOrThrow();
@@ -484,6 +527,14 @@ describe('queue.sqlite', () => {
       expect(queue.inbox.seen(entry)).toBe(false);
     });
 
+    it('remember: a file taken in earlier under a key is seen, and records no image', () => {
+      const row = queue.catalogue.recordUpload(image());
+      queue.inbox.remember(entry, row.key);
+      queue.inbox.remember(entry, row.key);
+      expect(queue.inbox.seen(entry)).toBe(true);
+      expect(stats().images).toBe(1);
+    });
+
     it('a refusal is remembered, once', () => {
       queue.inbox.recordRefusal(entry);
       queue.inbox.recordRefusal(entry);
@@ -610,5 +661,47 @@ describe('queue.sqlite', () => {
     const later = queue.catalogue.recordUpload(image('later.jpg'));
     expect(queue.catalogue.images(1)[0]?.key).toBe(later.key);
     expect(queue.database.ping()).toBe(true);
+  });
+
+  describe('on a full disk', () => {
+    it.skipIf(noSmallDisks)(
+      onSmallDisk(
+        'a write whose commit finds no space throws STORAGE_FULL and hands out nothing; once space frees, all is as before',
+      ),
+      async () => {
+        const disk = await mountSmallDisk(4);
+        const full = openSqliteQueue(path.join(disk.dir, 'queue.sqlite'), POLICY, { now: () => clock });
+        try {
+          const waiting = full.catalogue.recordUpload(image('waiting.jpg'), ['thumbnail']);
+          const done = full.catalogue.recordUpload(image('done.jpg'), ['alt-text']);
+          const dead = full.catalogue.recordUpload(image('dead.jpg'), ['thumbnail']);
+          full.jobs.complete(full.jobs.lease('alt-text') as Job);
+          // waiting.jpg's thumbnail job is first in line: lease it and fail it to the dead letters.
+          full.jobs.fail(full.jobs.lease('thumbnail') as Job, CORRUPT);
+          const deadJob = full.jobs.jobsFor(waiting.key).find((job) => job.queue === 'thumbnail') as Job;
+          await disk.fill();
+
+          // Each of these used to come back as if written (UPDATE ... RETURNING read with
+          // .get(): the failed commit went unreported): a lease handed out again and again.
+          for (let i = 0; i < 3; i++) expect(() => full.jobs.lease('thumbnail')).toThrow(StorageFullError);
+          expect(() => full.jobs.requeue('alt-text', done.key)).toThrow(/STORAGE_FULL|no space left/);
+          expect(() => full.jobs.redrive(deadJob.id)).toThrow(StorageFullError);
+          expect(() => full.catalogue.recordUpload(image('refused.jpg'))).toThrow(StorageFullError);
+          // Nothing of it was written.
+          expect(full.jobs.jobsFor(dead.key)).toEqual([
+            expect.objectContaining({ state: 'queued', attempts: 0, leaseToken: null }),
+          ]);
+          expect(full.catalogue.imageCount()).toBe(3);
+
+          await disk.free();
+          expect(full.jobs.lease('thumbnail')).toMatchObject({ key: dead.key, attempts: 1 });
+          expect(full.jobs.requeue('alt-text', done.key)).toMatchObject({ state: 'queued' });
+          expect(full.jobs.redrive(deadJob.id)).toMatchObject({ key: waiting.key, state: 'queued' });
+        } finally {
+          full.close();
+          await disk.unmount();
+        }
+      },
+    );
   });
 });

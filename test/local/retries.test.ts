@@ -136,7 +136,10 @@ describe('transient failures: retries, dead letter, redrive', () => {
     // Still broken: the health check says so.
     const health = await fetch(`${service.url}/healthz`);
     expect(health.status).toBe(503);
-    expect(await health.json()).toEqual({ status: 'unavailable' });
+    expect(await health.json()).toEqual({
+      status: 'unavailable',
+      problems: ['thumbnails/ is not a writable folder'],
+    });
 
     await repairThumbnailsStore();
     expect((await fetch(`${service.url}/healthz`)).status).toBe(200);

@@ -5,6 +5,7 @@ import { FolderStore } from '../../src/adapters/folder-store.js';
 import { openSqliteQueue, type SqliteQueue } from '../../src/adapters/sqlite-queue.js';
 import { DEFAULT_LIMITS } from '../../src/core/limits.js';
 import { Metrics } from '../../src/local/metrics.js';
+import { StorageHealth } from '../../src/local/storage-health.js';
 import { LocalWorkers } from '../../src/local/workers.js';
 import type { Job, ObjectStore } from '../../src/ports.js';
 import { fixtures } from '../fixtures.js';
@@ -42,7 +43,11 @@ function record(key: string, etag = '"00000000000000000000000000000000"'): void 
   ]);
 }
 
-function startWorkers(stores: { originals: ObjectStore; thumbnails: ObjectStore }, timeoutMs: number) {
+function startWorkers(
+  stores: { originals: ObjectStore; thumbnails: ObjectStore },
+  timeoutMs: number,
+  extra: { storage?: StorageHealth; metrics?: Metrics; log?: ReturnType<typeof collectingLogger> } = {},
+) {
   workers = new LocalWorkers({
     jobs: sqlite.jobs,
     catalogue: sqlite.catalogue,
@@ -51,9 +56,10 @@ function startWorkers(stores: { originals: ObjectStore; thumbnails: ObjectStore 
     altText: new FolderStore(path.join(folder.dir, 'alt-text')),
     render: { ...defaultOptions, limits: { ...DEFAULT_LIMITS, timeoutMs } },
     concurrency: 2,
-    log: collectingLogger(),
-    metrics: new Metrics(),
+    log: extra.log ?? collectingLogger(),
+    metrics: extra.metrics ?? new Metrics(),
     idlePollMs: 20,
+    ...(extra.storage && { storage: extra.storage }),
   });
   workers.start();
 }
@@ -99,5 +105,49 @@ describe('local workers', () => {
     // Rendered twice in its one attempt: beside the other job, then alone, where it timed out again.
     expect(thumbnailJob('slow.heic')).toMatchObject({ errorCode: 'PROCESSING_TIMEOUT', attempts: 1 });
     expect(reads).toBe(2);
+  });
+
+  it("a full disk is not the job's fault: it is postponed without counting the attempt, the workers back off, and it runs once space frees", async () => {
+    const png = await readFile(fixtures.formats.pngPalette);
+    await originals.put('uploads/a.png', png);
+    record('uploads/a.png', (await originals.head('uploads/a.png'))?.etag);
+    let diskFull = true;
+    const full = withOverrides(thumbnails, {
+      put: async (key, body, options) => {
+        if (diskFull)
+          throw Object.assign(new Error(`ENOSPC: no space left on device, write`), { code: 'ENOSPC' });
+        return thumbnails.put(key, body, options);
+      },
+    });
+    const log = collectingLogger();
+    const storage = new StorageHealth(log);
+    const metrics = new Metrics({ storage });
+    startWorkers({ originals, thumbnails: full }, DEFAULT_LIMITS.timeoutMs, { storage, metrics, log });
+
+    const postponed = () => log.lines.filter((line) => line.message === 'job postponed: the storage is full');
+    await waitFor(() => postponed().length >= 1, 30_000, 'the job postponed');
+    // Back in the queue, not one attempt spent, due only after the backoff.
+    const job = thumbnailJob('uploads/a.png');
+    expect(job).toMatchObject({ state: 'queued', attempts: 0, errorCode: null });
+    expect(job.availableAt - (job.lastReceivedAt as number)).toBeGreaterThanOrEqual(1000);
+    expect(postponed()[0]?.fields).toMatchObject({ code: 'STORAGE_FULL', retryInMs: 1000 });
+    expect(storage.isFull).toBe(true);
+    expect(metrics.render({ jobCounts: () => [], imageCount: () => 0 })).toContain(
+      'thumbnailer_storage_full 1',
+    );
+    expect(log.lines.filter((line) => line.fields.alert === true)).toHaveLength(1);
+    expect(log.lines.filter((line) => line.message === 'job failed')).toEqual([]);
+
+    diskFull = false;
+    await waitFor(() => thumbnailJob('uploads/a.png').state === 'done', 30_000, 'the job done');
+    // The tries while the disk was full cost no attempts: this one was the first.
+    expect(thumbnailJob('uploads/a.png').attempts).toBe(1);
+    expect(storage.isFull).toBe(false);
+    expect(metrics.render({ jobCounts: () => [], imageCount: () => 0 })).toContain(
+      'thumbnailer_storage_full 0',
+    );
+    // Each try while full waited twice as long as the one before.
+    const waits = postponed().map((line) => line.fields.retryInMs);
+    expect(waits).toEqual(waits.map((_, i) => 1000 * 2 ** i));
   });
 });

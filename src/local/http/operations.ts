@@ -11,8 +11,8 @@ export const operationRoutes: Route<OperationsDeps>[] = [
     path: '/healthz',
     access: 'public',
     async handle({ response, deps }) {
-      const ok = await deps.healthy();
-      sendJson(response, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable' });
+      const { ok, problems } = await deps.healthy();
+      sendJson(response, ok ? 200 : 503, ok ? { status: 'ok' } : { status: 'unavailable', problems });
     },
   },
   {
