@@ -1,17 +1,21 @@
 // npm run build:lambda [-- --arch arm64|x64] [--measure] [--bundle-only] [--out DIR]
 //
 // Packages the Lambda handlers for the Terraform module (terraform/modules/thumbnailer):
-// each src/lambda/<fn>.ts is bundled by esbuild into index.mjs (AWS SDK, Powertools and our
-// code in one file; handler "index.handler"), and the packages the bundle leaves out (sharp's
-// native binary, the WebAssembly HEIC decoder, the BMP decoder: loaded at run time) are
-// installed beside it for Lambda's platform, linux + glibc + the chosen CPU, in a staging
-// directory (build/lambda/<arch>/<fn>/), never in the repository's own node_modules, whose
-// binaries are the host's. The zips and build.json (what they were built for, which the module
-// checks against its `architecture`) go to dist/lambda-packages/.
+// each src/lambda/<fn>.ts is bundled by esbuild into index.mjs (AWS SDK, Powertools, sharp's
+// JavaScript and our code; handler "index.handler") and chunks/ (what it imports only when used),
+// and the packages the bundle leaves out (sharp's native binaries, the WebAssembly HEIC decoder,
+// the BMP decoder: loaded at run time) are installed beside it for Lambda's platform,
+// linux + glibc + the chosen CPU, in a staging directory (build/lambda/<arch>/<fn>/), never in
+// the repository's own node_modules, whose binaries are the host's. The zips and build.json
+// (what they were built for, which the module checks against its `architecture`) go to
+// dist/lambda-packages/.
 //
 //   --arch arm64|x64   the CPU of the functions (default arm64, the module's default)
-//   --measure          then time a fresh `node` importing each package (the cold-start module
-//                      load), 7 runs each, median; only when --arch is the host's CPU
+//   --measure          then time INIT: a fresh `node` (this one) importing each unzipped package
+//                      until its handler is exported, 7 runs each, median; only when --arch is
+//                      the host's CPU (scripts/lambda-init.mjs; npm run bench:cold-start does more)
+//   --realtime         with --measure: each run at real-time priority (chrt -f 50, as root), so a
+//                      busy machine's other processes do not queue it
 //   --bundle-only      bundles only, no install or zip (what the tests run: fast and offline)
 //   --out DIR          where the zips (or with --bundle-only, the bundles) go (default dist/lambda-packages)
 import { execFileSync } from 'node:child_process';
@@ -29,17 +33,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
+import { measureInit } from './lambda-init.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const FUNCTIONS = ['thumbnail', 'alt-text', 'failover', 'upload'];
-// Left out of the bundles, resolved at run time from node_modules beside index.mjs.
+// Installed beside index.mjs for Lambda's platform, resolved at run time.
 const RUNTIME_PACKAGES = ['sharp', 'heic-decode', 'bmp-ts'];
+// Left out of the bundles: the decoders loaded only for their formats, and sharp's native
+// binaries (@img/sharp-<platform>, @img/sharp-libvips-<platform>), which sharp requires by name.
+const EXTERNAL = ['heic-decode', 'bmp-ts', '@img/*'];
 const ZIP_EPOCH = new Date('2020-01-01T00:00:00Z'); // fixed mtimes: same sources, same zip, same hash
 
 const { values: options } = parseArgs({
   options: {
     arch: { type: 'string', default: process.env.LAMBDA_ARCH ?? 'arm64' },
     measure: { type: 'boolean', default: false },
+    realtime: { type: 'boolean', default: false },
     'bundle-only': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
@@ -52,40 +61,73 @@ if (!arch) {
 const outDir = path.resolve(root, options.out ?? 'dist/lambda-packages');
 const stagingRoot = path.join(root, 'build', 'lambda', arch);
 
-/** Bundles one handler; returns the runtime packages its bundle needs beside it. */
+/**
+ * Bundles one handler into dir: index.mjs, and in chunks/ what it loads only when used (the
+ * tracer, the Bedrock client, the SDK's credential providers, the alt-text function's SQS and SNS
+ * clients). Returns the runtime packages it needs beside it. Each choice was measured for the
+ * cold start (bench/cold-start.mjs, README "Cold start"):
+ * - mainFields module first: the AWS SDK's ES modules, which tree-shake; its CommonJS builds
+ *   do not (a quarter less code to compile);
+ * - splitting: a dynamic import() becomes a chunk loaded on first use, not code compiled at init;
+ * - sharp's JavaScript (and semver, detect-libc) bundled: one file instead of ~60 resolved and
+ *   compiled one by one; only its native binaries (@img/*) stay outside.
+ */
 async function bundle(fn, dir) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const result = await build({
-    entryPoints: [path.join(root, 'src', 'lambda', `${fn}.ts`)],
-    outfile: path.join(dir, 'index.mjs'),
+    entryPoints: { index: path.join(root, 'src', 'lambda', `${fn}.ts`) },
+    outdir: dir,
+    outExtension: { '.js': '.mjs' },
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     bundle: true,
     platform: 'node',
     target: 'node22',
     format: 'esm',
+    mainFields: ['module', 'main'],
     minify: true,
     keepNames: true,
-    external: RUNTIME_PACKAGES,
-    // sharp's and the SDK's CommonJS code call require(); give the ESM bundle one.
+    external: EXTERNAL,
+    // The SDK's and sharp's CommonJS code call require(); give each ESM file one.
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
     },
     metafile: true,
     logLevel: 'warning',
   });
-  const output = Object.values(result.metafile.outputs)[0];
+  const inputs = Object.keys(result.metafile.inputs);
   const packages = new Set(
-    output.imports
+    Object.values(result.metafile.outputs)
+      .flatMap((output) => output.imports)
       .filter((entry) => entry.external && RUNTIME_PACKAGES.includes(entry.path.split('/')[0]))
       .map((entry) => entry.path.split('/')[0]),
   );
+  // sharp's JavaScript is in the bundle, its native binaries are not: they come with the package.
+  if (inputs.some((input) => input.includes('node_modules/sharp/'))) packages.add('sharp');
   // The HEIC and BMP decoders run in worker threads that find their packages through
   // require.resolve, which esbuild cannot see: both are needed whenever the module is in the bundle.
-  if (Object.keys(result.metafile.inputs).some((input) => input.endsWith('src/core/decode-worker.ts'))) {
+  if (inputs.some((input) => input.endsWith('src/core/decode-worker.ts'))) {
     packages.add('heic-decode');
     packages.add('bmp-ts');
   }
-  return [...packages].sort();
+  return { packages: [...packages].sort(), ...codeBytes(result.metafile.outputs) };
+}
+
+/** All the code written, and the part index.mjs loads before its handler exists (static imports). */
+function codeBytes(outputs) {
+  const entry = Object.keys(outputs).find((file) => path.basename(file) === 'index.mjs');
+  const atInit = new Set();
+  for (const pending = [entry]; pending.length > 0; ) {
+    const file = pending.pop();
+    if (atInit.has(file)) continue;
+    atInit.add(file);
+    for (const imported of outputs[file].imports) {
+      if (imported.kind === 'import-statement' && outputs[imported.path]) pending.push(imported.path);
+    }
+  }
+  const bytes = (files) => files.reduce((sum, file) => sum + outputs[file].bytes, 0);
+  return { bundleBytes: bytes(Object.keys(outputs)), initBytes: bytes([...atInit]) };
 }
 
 /** The version of a package installed in the repository (what the tests ran against). */
@@ -138,48 +180,15 @@ function zipDir(dir, zipFile) {
   execFileSync('zip', ['-q', '-r', '-X', '-y', '-9', zipFile, '.'], { cwd: dir, stdio: 'inherit' });
 }
 
-/** Dummy values for the environment each handler reads at init (names from the module). */
-const DUMMY_ENV = {
-  AWS_REGION: 'us-east-1',
-  ORIGINALS_BUCKET: 'thumbnailer-originals',
-  THUMBNAILS_BUCKET: 'thumbnailer-thumbnails',
-  ALT_TEXT_BUCKET: 'thumbnailer-alt-text',
-  ALT_TEXT_PROVIDER: 'bedrock',
-  ALT_TEXT_MODEL: 'amazon.nova-lite-v1:0',
-  ALT_TEXT_LANGUAGE: 'en',
-  ALERTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:thumbnailer-alerts',
-  // sha256("token"): the upload function needs a digest to start.
-  UPLOAD_TOKEN_SHA256: '3c469e9d6c5875d37a43f353d4f88e61fcf812c66eee3457465a40b0da4153e0',
-  POWERTOOLS_METRICS_NAMESPACE: 'Thumbnailer',
-  POWERTOOLS_LOG_LEVEL: 'INFO',
-};
-
-/** Milliseconds a fresh node takes to import dir/index.mjs (the module load of a cold start). */
-function importTime(dir, fn) {
-  const script =
-    "const t = performance.now(); const m = await import(process.argv[1]); if (typeof m.handler !== 'function') throw new Error('no handler'); console.log(performance.now() - t);";
-  const output = execFileSync(
-    process.execPath,
-    ['--input-type=module', '-e', script, path.join(dir, 'index.mjs')],
-    {
-      env: { ...process.env, ...DUMMY_ENV, POWERTOOLS_SERVICE_NAME: `thumbnailer-${fn}` },
-      encoding: 'utf8',
-    },
-  );
-  return Number(output.trim());
-}
-
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
 const report = { arch, runtime: 'nodejs22.x', builtAt: new Date().toISOString(), functions: {} };
 mkdirSync(outDir, { recursive: true });
 for (const fn of FUNCTIONS) {
   const dir = options['bundle-only'] ? path.join(outDir, fn) : path.join(stagingRoot, fn);
-  const packages = await bundle(fn, dir);
-  const bundleBytes = statSync(path.join(dir, 'index.mjs')).size;
+  const { packages, bundleBytes, initBytes } = await bundle(fn, dir);
   const entry = {
     packages: Object.fromEntries(packages.map((name) => [name, installedVersion(name)])),
     bundleBytes,
+    initBytes,
   };
   if (!options['bundle-only']) {
     installFor(dir, packages);
@@ -196,17 +205,18 @@ for (const fn of FUNCTIONS) {
       // Outside the repository, so that nothing resolves from its node_modules.
       const unzipped = mkdtempSync(path.join(os.tmpdir(), `thumbnailer-${fn}-`));
       execFileSync('unzip', ['-q', zipFile, '-d', unzipped]);
-      const runs = Array.from({ length: 7 }, () => importTime(unzipped, fn));
+      const init = measureInit(unzipped, fn, { runs: 7, realtime: options.realtime });
       rmSync(unzipped, { recursive: true, force: true });
-      entry.initMs = { median: Math.round(median(runs)), runs: runs.map((ms) => Math.round(ms)) };
+      entry.initMs = { median: init.medianMs, runs: init.runsMs, node: process.version };
     }
   }
   report.functions[fn] = entry;
   const size = (bytes) => `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
   console.log(
-    `${fn}: bundle ${size(bundleBytes)}${entry.zipBytes ? `, zip ${size(entry.zipBytes)}` : ''}` +
+    `${fn}: bundle ${size(bundleBytes)} (${size(initBytes)} loaded at init)` +
+      `${entry.zipBytes ? `, zip ${size(entry.zipBytes)}` : ''}` +
       `${packages.length ? ` (+ ${packages.join(', ')} for linux-${arch})` : ''}` +
-      `${entry.initMs ? `, module load ${entry.initMs.median} ms (median of ${entry.initMs.runs.join(', ')})` : ''}`,
+      `${entry.initMs ? `, INIT ${entry.initMs.median} ms under Node ${process.version} (median of ${entry.initMs.runs.join(', ')})` : ''}`,
   );
 }
 writeFileSync(path.join(outDir, 'build.json'), `${JSON.stringify(report, null, 2)}\n`);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { S3Store } from '../adapters/aws/s3.js';
-import { SqsThumbnailQueue } from '../adapters/aws/sqs.js';
+import { createSqsClient, SqsThumbnailQueue } from '../adapters/aws/sqs.js';
 import { FolderStore } from '../adapters/folder-store.js';
 import { openSqliteQueue } from '../adapters/sqlite-queue.js';
 import { SqliteThumbnailQueue } from '../adapters/sqlite-thumbnail-queue.js';
@@ -18,7 +18,7 @@ import {
 import { parsePresetList } from '../core/presets.js';
 import { printable } from '../core/printable.js';
 import { RateLimiter } from '../core/rate-limit.js';
-import { s3ClientFromEnv, sqsClientFromEnv, thumbnailFailuresFromEnv } from '../handlers/environment.js';
+import { s3ClientFromEnv, sqsSettingsFromEnv, thumbnailFailuresFromEnv } from '../handlers/environment.js';
 import type { BACKFILL } from './backfill-options.js';
 import type { ParsedCommandLine } from './options.js';
 import { ProgressReporter } from './progress.js';
@@ -126,7 +126,7 @@ function aws({ values, from }: Parsed, env: NodeJS.ProcessEnv, dryRun: boolean):
     );
   }
   const s3 = s3ClientFromEnv(env);
-  const sqs = sqsClientFromEnv(env);
+  const sqs = createSqsClient(sqsSettingsFromEnv(env));
   const queue = new SqsThumbnailQueue(sqs, values['queue-url'] as string, originalsBucket);
   return {
     deps: {

@@ -1,6 +1,6 @@
-import { redriveDeadLetters, sendMessage, sourceQueueOf } from '../adapters/aws/sqs.js';
+import { createSqsClient, redriveDeadLetters, sendMessage, sourceQueueOf } from '../adapters/aws/sqs.js';
 import { redriveFailureRecords } from '../core/redrive.js';
-import { deadLetterRecordsFromEnv, sqsClientFromEnv } from '../handlers/environment.js';
+import { deadLetterRecordsFromEnv, sqsSettingsFromEnv } from '../handlers/environment.js';
 import type { ParsedCommandLine } from './options.js';
 import type { REDRIVE } from './redrive-options.js';
 import { UsageError } from './usage-error.js';
@@ -21,7 +21,7 @@ export async function runRedrive(
   if (!(maxMessages >= 1) || (Number.isFinite(maxMessages) && !Number.isInteger(maxMessages))) {
     throw new UsageError(`--max must be a whole number of 1 or more, got "${values.max}"`);
   }
-  const client = sqsClientFromEnv(env);
+  const client = createSqsClient(sqsSettingsFromEnv(env));
   try {
     const to = values['to-url'] ?? (await sourceQueueOf(client, deadLetterQueueUrl));
     const { moved } = await redriveDeadLetters({

@@ -1,10 +1,10 @@
-import { startSqsConsumer } from '../adapters/aws/sqs.js';
+import { createSqsClient, startSqsConsumer } from '../adapters/aws/sqs.js';
 import { configureSharp } from '../core/render.js';
 import { createAltTextHandler } from '../handlers/alt-text.js';
 import {
   altTextDepsFromEnv,
   failoverDepsFromEnv,
-  sqsClientFromEnv,
+  sqsSettingsFromEnv,
   thumbnailDepsFromEnv,
 } from '../handlers/environment.js';
 import { createFailoverHandler } from '../handlers/failover.js';
@@ -37,7 +37,7 @@ export async function runWorker(
 
   const { handle, logger } = await buildHandler(name, env);
   const consumer = await startSqsConsumer({
-    client: sqsClientFromEnv(env),
+    client: createSqsClient(sqsSettingsFromEnv(env)),
     queueUrl,
     handle,
     batchSize,

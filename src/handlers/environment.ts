@@ -4,13 +4,13 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createAltTextModel } from '../adapters/alt-text-models.js';
 import { createS3Client, type S3Client, S3Store } from '../adapters/aws/s3.js';
 import { S3PresignedPost } from '../adapters/aws/s3-presigned-post.js';
-import { createSnsClient, type SNSClient, SnsAlerts } from '../adapters/aws/sns.js';
-import { createSqsClient, type SQSClient, SqsRedeliveryDelay } from '../adapters/aws/sqs.js';
+import type { SqsClientSettings } from '../adapters/aws/sqs.js';
 import { PrefixedStore } from '../adapters/prefixed-store.js';
 import { parseConfig } from '../config.js';
 import { AlertDigest } from '../core/alert-digest.js';
 import { InvalidConfigError } from '../core/errors.js';
 import { DEFAULT_UPLOAD_EXPIRES_SECONDS } from '../core/presign-upload.js';
+import type { AlertPublisher, RedeliveryDelay } from '../ports.js';
 import type { AltTextHandlerDeps } from './alt-text.js';
 import type { FailoverDeps } from './failover.js';
 import type { ThumbnailHandlerDeps } from './thumbnail.js';
@@ -77,8 +77,13 @@ export function recordConcurrency(env: Env = process.env, cpus = availableParall
 }
 
 /**
- * The SDK clients, built by their adapter modules. Endpoint, region and credentials come from the SDK's
- * own standard chain (AWS_ENDPOINT_URL*, AWS_REGION, AWS_ACCESS_KEY_ID, a profile, the role).
+ * The SDK clients, built by their adapter modules. Endpoint, region and credentials come from the
+ * SDK's own standard chain (AWS_ENDPOINT_URL*, AWS_REGION, AWS_ACCESS_KEY_ID, a profile, the role).
+ *
+ * S3 is imported here; SQS and SNS only where used (import()), never statically: a static import
+ * would keep their SDKs in the code every function loads at its cold start, even the functions
+ * that never call them (esbuild keeps a module that is also imported lazily). The CLI builds its
+ * SQS client with createSqsClient(sqsSettingsFromEnv(env)).
  */
 export function s3ClientFromEnv(env: Env = process.env): S3Client {
   const customEndpoint = Boolean(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL);
@@ -89,12 +94,8 @@ export function s3ClientFromEnv(env: Env = process.env): S3Client {
 }
 
 /** With a custom endpoint, requests go to it rather than to the host in each queue URL. */
-export function sqsClientFromEnv(env: Env = process.env): SQSClient {
-  return createSqsClient({ useQueueUrlAsEndpoint: !(env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL) });
-}
-
-export function snsClientFromEnv(): SNSClient {
-  return createSnsClient();
+export function sqsSettingsFromEnv(env: Env = process.env): SqsClientSettings {
+  return { useQueueUrlAsEndpoint: !(env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL) };
 }
 
 function observability(service: string, env: Env): { logger: Logger; metrics: Metrics } {
@@ -140,14 +141,18 @@ export function thumbnailDepsFromEnv(
   };
 }
 
-/** Async: the Bedrock SDK is loaded only when Bedrock is the provider. */
+/** Wraps an SDK client as it is built (tracing); by default the client itself. */
+type Capture = <T>(client: T) => T;
+
+/**
+ * Async: the Bedrock SDK is loaded only when Bedrock is the provider. The SQS and SNS adapters
+ * (a provider's Retry-After, an alert on a model that refuses) are built at their first call:
+ * most invocations need neither, so their SDKs are not loaded at the cold start.
+ */
 export async function altTextDepsFromEnv(
   env: Env = process.env,
   s3 = s3ClientFromEnv(env),
-  sqs = sqsClientFromEnv(env),
-  sns = snsClientFromEnv(),
-  /** Wraps the model's SDK client (tracing), when the provider has one. */
-  capture?: <T>(client: T) => T,
+  capture: Capture = (client) => client,
 ): Promise<AltTextHandlerDeps> {
   assertEnv(env, REQUIRED_ENVIRONMENT.altText);
   // ALT_TEXT_PROVIDER, ALT_TEXT_MODEL, ALT_TEXT_LANGUAGE, OPENAI_* (and the THUMBNAILER_* limits).
@@ -160,20 +165,48 @@ export async function altTextDepsFromEnv(
     language: config.altText.language,
     image: config,
     concurrency: recordConcurrency(env),
-    redelivery: new SqsRedeliveryDelay(sqs),
+    redelivery: sqsRedeliveryOnFirstUse(env, capture),
     ...(failures && { failures }),
     // With a topic (and somewhere to keep the digest state), a model that refuses is alerted on.
     ...(failures &&
       env.ALERTS_TOPIC_ARN && {
         alerts: new AlertDigest({
           state: failures,
-          alerts: new SnsAlerts(sns, env.ALERTS_TOPIC_ARN),
+          alerts: snsAlertsOnFirstUse(env.ALERTS_TOPIC_ARN, capture),
           windowMs: digestWindowMs(env),
         }),
       }),
     outputBuckets: outputBuckets(env),
     ...observability('thumbnailer-alt-text', env),
   };
+}
+
+/** Builds once, at the first call; a build that failed is tried again at the next. */
+function onFirstUse<T>(build: () => Promise<T>): () => Promise<T> {
+  let built: Promise<T> | undefined;
+  return () => {
+    built ??= build().catch((error: unknown) => {
+      built = undefined;
+      throw error;
+    });
+    return built;
+  };
+}
+
+function sqsRedeliveryOnFirstUse(env: Env, capture: Capture): RedeliveryDelay {
+  const adapter = onFirstUse(async () => {
+    const sqs = await import('../adapters/aws/sqs.js');
+    return new sqs.SqsRedeliveryDelay(capture(sqs.createSqsClient(sqsSettingsFromEnv(env))));
+  });
+  return { delay: async (message, seconds) => (await adapter()).delay(message, seconds) };
+}
+
+function snsAlertsOnFirstUse(topicArn: string, capture: Capture): AlertPublisher {
+  const adapter = onFirstUse(async () => {
+    const sns = await import('../adapters/aws/sns.js');
+    return new sns.SnsAlerts(capture(sns.createSnsClient()), topicArn);
+  });
+  return { publish: async (alert) => (await adapter()).publish(alert) };
 }
 
 /** Where the failover function keeps dead-letter records, when a bucket for them is configured. */
@@ -199,10 +232,11 @@ function redriveEnvironment(env: Env): string | undefined {
   return env.THUMBNAILS_BUCKET ? `THUMBNAILS_BUCKET=${env.THUMBNAILS_BUCKET}` : undefined;
 }
 
+/** Its SNS client is built at its first publish: a digest goes out at most once per window. */
 export function failoverDepsFromEnv(
   env: Env = process.env,
   s3 = s3ClientFromEnv(env),
-  sns = snsClientFromEnv(),
+  capture: Capture = (client) => client,
 ): FailoverDeps {
   assertEnv(
     env,
@@ -213,7 +247,7 @@ export function failoverDepsFromEnv(
   return {
     failures: failureStore(s3, env, DEAD_LETTERS),
     retryNotes: failureStore(s3, env, FAILURES),
-    alerts: new SnsAlerts(sns, requiredEnv('ALERTS_TOPIC_ARN', env)),
+    alerts: snsAlertsOnFirstUse(requiredEnv('ALERTS_TOPIC_ARN', env), capture),
     alertState: failureStore(s3, env, FAILURES),
     digestWindowMs: digestWindowMs(env),
     redriveEnvironment: redriveEnvironment(env),

@@ -1,9 +1,16 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3Store } from '../../src/adapters/aws/s3.js';
+import { s3Event } from '../../src/aws/emulator.js';
+import { fixtures } from '../fixtures.js';
+import { sdkEnvironment, startFauxqsWithClients } from '../helpers/fauxqs.js';
 
 /**
  * npm run build:lambda, offline: the esbuild bundles of the handlers build, name the packages
@@ -43,7 +50,31 @@ function invoke(bundle: string, env: Record<string, string>, event: unknown = { 
   });
 }
 
-let build: { arch: string; functions: Record<string, { packages: Record<string, string> }> };
+/** The same, without blocking this process (which serves S3 to the child). */
+async function invokeAsync(bundle: string, env: Record<string, string>, event: unknown) {
+  const code = `const m = await import(process.argv[1]); console.log(JSON.stringify(await m.handler(${JSON.stringify(event)}, {})));`;
+  return promisify(execFile)(process.execPath, ['--input-type=module', '-e', code, bundle], {
+    env: { PATH: process.env.PATH, ...env },
+    encoding: 'utf8',
+  });
+}
+
+/** The files `file` (under dir) imports with static import statements, itself included, recursively. */
+function staticallyImported(dir: string, file: string, found = new Set<string>()): Set<string> {
+  if (found.has(file)) return found;
+  found.add(file);
+  const code = readFileSync(path.join(dir, file), 'utf8');
+  // `import"./x.mjs"` and `from"./x.mjs"`; an import("./x.mjs") is loaded when called, not here.
+  for (const [, specifier] of code.matchAll(/(?:\bimport|\bfrom)\s*["'](\.[^"']+)["']/g)) {
+    staticallyImported(dir, path.join(path.dirname(file), specifier as string), found);
+  }
+  return found;
+}
+
+let build: {
+  arch: string;
+  functions: Record<string, { packages: Record<string, string>; bundleBytes: number; initBytes: number }>;
+};
 
 beforeAll(() => {
   const result = spawnSync(process.execPath, [script, '--bundle-only', '--out', out], { encoding: 'utf8' });
@@ -110,8 +141,9 @@ describe('npm run build:lambda -- --bundle-only', () => {
     try {
       for (const fn of Object.keys(build.functions)) {
         if (Object.keys(build.functions[fn]?.packages ?? {}).length > 0) continue;
-        const bundle = path.join(alone, `${fn}.mjs`);
-        copyFileSync(path.join(out, fn, 'index.mjs'), bundle);
+        // index.mjs and its chunks/, as the zip holds them.
+        cpSync(path.join(out, fn), path.join(alone, fn), { recursive: true });
+        const bundle = path.join(alone, fn, 'index.mjs');
         if (fn === 'upload') {
           const elsewhere = { rawPath: '/', requestContext: { http: { method: 'GET' } }, headers: {} };
           expect(JSON.parse(invoke(bundle, ENV, elsewhere).stdout)).toMatchObject({ statusCode: 404 });
@@ -121,6 +153,94 @@ describe('npm run build:lambda -- --bundle-only', () => {
       }
     } finally {
       rmSync(alone, { recursive: true, force: true });
+    }
+  });
+
+  it("thumbnail: renders an S3 event from its bundle, sharp's JavaScript inside it and its binaries beside", async () => {
+    const fauxqs = await startFauxqsWithClients();
+    try {
+      for (const bucket of ['originals', 'thumbnails']) {
+        await fauxqs.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      }
+      const key = 'bundle/photo.jpg';
+      const body = await readFile(fixtures.photo.branches);
+      const put = await fauxqs.s3.send(new PutObjectCommand({ Bucket: 'originals', Key: key, Body: body }));
+      const message = s3Event(
+        'originals',
+        { Key: key, Size: body.length, ETag: put.ETag },
+        'us-east-1',
+        0x42n,
+      );
+      const record = {
+        messageId: 'm-1',
+        receiptHandle: 'r',
+        body: JSON.stringify(message),
+        attributes: { ApproximateReceiveCount: '1' },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:thumbnailer-thumbnail',
+        awsRegion: 'us-east-1',
+      };
+      const { stdout } = await invokeAsync(
+        path.join(out, 'thumbnail', 'index.mjs'),
+        {
+          ...ENV,
+          ...sdkEnvironment(fauxqs.endpoint),
+          ORIGINALS_BUCKET: 'originals',
+          THUMBNAILS_BUCKET: 'thumbnails',
+          POWERTOOLS_SERVICE_NAME: 'thumbnailer-thumbnail',
+        },
+        { Records: [record] },
+      );
+      // Its last line; the metrics (EMF) are printed before it.
+      expect(JSON.parse(stdout.trim().split('\n').at(-1) ?? '')).toEqual({ batchItemFailures: [] });
+      const written: string[] = [];
+      for await (const name of new S3Store(fauxqs.s3, 'thumbnails').list(`${key}/`)) {
+        written.push(name);
+      }
+      expect(written).toContain(`${key}/manifest.json`);
+      expect(written.filter((name) => /\/[0-9a-f]{16}\/[^/]+\.(webp|avif|jpg|png)$/.test(name)).length).toBe(
+        written.length - 1,
+      );
+    } finally {
+      await fauxqs.stop();
+    }
+  });
+
+  it('a function loads at init only what it always needs: the tracer is a chunk loaded when tracing is on', () => {
+    const failover = path.join(out, 'failover');
+    const traced = {
+      ...ENV,
+      POWERTOOLS_SERVICE_NAME: 'thumbnailer-failover',
+      POWERTOOLS_TRACE_ENABLED: 'true',
+      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+      LAMBDA_TASK_ROOT: '/var/task',
+      _HANDLER: 'index.handler',
+      AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
+    };
+    // index.mjs and the chunks it imports statically, nothing else.
+    const atInit = mkdtempSync(path.join(os.tmpdir(), 'thumbnailer-init-'));
+    try {
+      for (const file of staticallyImported(failover, 'index.mjs')) {
+        cpSync(path.join(failover, file), path.join(atInit, file));
+      }
+      expect(readdirSync(path.join(failover, 'chunks')).length).toBeGreaterThan(
+        readdirSync(path.join(atInit, 'chunks')).length,
+      );
+      const untraced = { ...ENV, POWERTOOLS_SERVICE_NAME: 'thumbnailer-failover' };
+      expect(JSON.parse(invoke(path.join(atInit, 'index.mjs'), untraced).stdout)).toEqual({
+        batchItemFailures: [],
+      });
+      expect(invoke(path.join(atInit, 'index.mjs'), traced).status).not.toBe(0);
+    } finally {
+      rmSync(atInit, { recursive: true, force: true });
+    }
+    const withTracer = invoke(path.join(failover, 'index.mjs'), traced);
+    expect(withTracer.stderr).toBe('');
+    expect(JSON.parse(withTracer.stdout)).toEqual({ batchItemFailures: [] });
+    for (const fn of Object.keys(build.functions)) {
+      expect(build.functions[fn]?.initBytes).toBeLessThan(build.functions[fn]?.bundleBytes ?? 0);
     }
   });
 
