@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import {
+  access,
   mkdir,
   open,
   readdir,
@@ -13,14 +14,23 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidKeyError, PreconditionFailedError } from '../core/errors.js';
+import {
+  InvalidKeyError,
+  isStorageFull,
+  PreconditionFailedError,
+  StorageFullError,
+  StoreUnavailableError,
+  ThumbnailerError,
+  TransientError,
+  unavailableReason,
+} from '../core/errors.js';
 import { quoteEtag, sameEtag } from '../core/etag.js';
 import { assertSafeKey } from '../core/keys.js';
 import { assertInputSize } from '../core/limits.js';
 import type {
+  FileStore,
   GetOptions,
   ObjectHead,
-  ObjectStore,
   ObjectVersion,
   PutOptions,
   StoredObject,
@@ -37,8 +47,10 @@ const ABANDONED_LOCK_MS = 30_000;
  * An ObjectStore over a folder: key `a/b.jpg` is the file `<root>/a/b.jpg`. Writes go to a
  * temporary file renamed into place, so a reader never sees half an object. Keys are checked
  * twice: by shape (assertSafeKey) and by where they really land (no symlink out of the root).
+ * A file-system error says what was tried, on which key, in which folder, and why
+ * (StoreUnavailableError, StorageFullError, TransientError), not just its errno.
  */
-export class FolderStore implements ObjectStore {
+export class FolderStore implements FileStore {
   private readonly root: string;
   private realRoot: Promise<string> | undefined;
 
@@ -51,7 +63,11 @@ export class FolderStore implements ObjectStore {
    * sets them from the path). A conditional write holds the key's lock file from reading the
    * current ETag to the rename: that is the compare-and-swap S3 does with If-Match.
    */
-  async put(key: string, body: Buffer, options: PutOptions = {}): Promise<void> {
+  put(key: string, body: Buffer, options: PutOptions = {}): Promise<void> {
+    return this.saying('write', key, () => this.write(key, body, options));
+  }
+
+  private async write(key: string, body: Buffer, options: PutOptions): Promise<void> {
     const file = await this.pathFor(key, { create: true });
     if (options.ifMatch === undefined && options.ifNoneMatch === undefined) return replace(file, body);
     await this.withLock(file, async () => {
@@ -69,16 +85,20 @@ export class FolderStore implements ObjectStore {
   }
 
   /** Moves a file (on the same filesystem) into the store as `key`: large uploads are never buffered. */
-  async adopt(key: string, file: string): Promise<void> {
-    await rename(file, await this.pathFor(key, { create: true }));
+  adopt(key: string, file: string): Promise<void> {
+    return this.saying('write', key, async () => rename(file, await this.pathFor(key, { create: true })));
   }
 
   /** The file behind `key`, for streaming it out; checked like every other access. */
-  async pathOf(key: string): Promise<string> {
-    return this.pathFor(key, { create: false });
+  pathOf(key: string): Promise<string> {
+    return this.saying('read', key, () => this.pathFor(key, { create: false }));
   }
 
-  async get(key: string, options: GetOptions = {}): Promise<StoredObject | undefined> {
+  get(key: string, options: GetOptions = {}): Promise<StoredObject | undefined> {
+    return this.saying('read', key, () => this.read(key, options));
+  }
+
+  private async read(key: string, options: GetOptions): Promise<StoredObject | undefined> {
     const file = await this.pathFor(key, { create: false });
     assertNoVersionId(options);
     try {
@@ -98,7 +118,15 @@ export class FolderStore implements ObjectStore {
     }
   }
 
-  async peek(key: string, bytes: number, options: VersionOptions = {}): Promise<ObjectHead | undefined> {
+  peek(key: string, bytes: number, options: VersionOptions = {}): Promise<ObjectHead | undefined> {
+    return this.saying('read', key, () => this.readHead(key, bytes, options));
+  }
+
+  private async readHead(
+    key: string,
+    bytes: number,
+    options: VersionOptions,
+  ): Promise<ObjectHead | undefined> {
     const file = await this.pathFor(key, { create: false });
     assertNoVersionId(options);
     let handle: Awaited<ReturnType<typeof open>> | undefined;
@@ -118,15 +146,17 @@ export class FolderStore implements ObjectStore {
   }
 
   /** The ETag is the file's MD5, so the file is read (not kept): a folder has nowhere to store it. */
-  async head(key: string): Promise<ObjectVersion | undefined> {
-    const file = await this.pathFor(key, { create: false });
-    const found = await stat(file).catch((error: unknown) => {
-      if (isMissing(error)) return undefined;
-      throw error;
+  head(key: string): Promise<ObjectVersion | undefined> {
+    return this.saying('read', key, async () => {
+      const file = await this.pathFor(key, { create: false });
+      const found = await stat(file).catch((error: unknown) => {
+        if (isMissing(error)) return undefined;
+        throw error;
+      });
+      if (!found?.isFile()) return undefined;
+      const etag = await etagOf(file);
+      return etag === undefined ? undefined : { etag, size: found.size };
     });
-    if (!found?.isFile()) return undefined;
-    const etag = await etagOf(file);
-    return etag === undefined ? undefined : { etag, size: found.size };
   }
 
   /**
@@ -135,7 +165,11 @@ export class FolderStore implements ObjectStore {
    * A put into a folder emptied at that very moment fails with ENOENT (TRANSIENT: its queue tries
    * it again).
    */
-  async delete(key: string): Promise<void> {
+  delete(key: string): Promise<void> {
+    return this.saying('delete', key, () => this.remove(key));
+  }
+
+  private async remove(key: string): Promise<void> {
     const file = await this.pathFor(key, { create: false });
     try {
       await rm(file, { force: true });
@@ -156,21 +190,48 @@ export class FolderStore implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncIterable<string> {
-    // Walk from the deepest folder the prefix names; temporary and lock files are not objects.
-    const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
-    const start = folder ? await this.pathFor(folder, { create: false }) : this.root;
-    let entries: string[];
-    try {
-      entries = (await readdir(start, { recursive: true, withFileTypes: true }))
-        .filter((entry) => entry.isFile() && !INTERNAL_FILE.test(entry.name))
-        .map((entry) =>
-          path.relative(this.root, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'),
-        );
-    } catch (error) {
-      if (isMissing(error)) return;
-      throw error;
-    }
+    const entries = await this.saying('list', `${prefix}*`, async () => {
+      // Walk from the deepest folder the prefix names; temporary and lock files are not objects.
+      const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+      const start = folder ? await this.pathFor(folder, { create: false }) : this.root;
+      try {
+        return (await readdir(start, { recursive: true, withFileTypes: true }))
+          .filter((entry) => entry.isFile() && !INTERNAL_FILE.test(entry.name))
+          .map((entry) =>
+            path.relative(this.root, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'),
+          );
+      } catch (error) {
+        if (isMissing(error)) return [];
+        throw error;
+      }
+    });
     yield* entries.filter((key) => key.startsWith(prefix));
+  }
+
+  /**
+   * Runs a file-system step, and says what failed: which action, on which key, in which folder,
+   * and why in words (a read-only file system, no permission, a file in a folder's place, no
+   * space), the errno in brackets. Errors already named (an invalid key, a precondition) pass.
+   */
+  private async saying<T>(
+    action: 'read' | 'write' | 'delete' | 'list',
+    key: string,
+    step: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await step();
+    } catch (error) {
+      if (error instanceof ThumbnailerError) throw error;
+      const code = (error as { code?: unknown })?.code;
+      if (typeof code !== 'string') throw error;
+      const what = `cannot ${action} ${key} in ${this.root}`;
+      if (isStorageFull(error)) {
+        throw new StorageFullError(`${what}: no space left on its disk (${code})`, { cause: error });
+      }
+      const reason = unavailableReason(code);
+      if (reason) throw new StoreUnavailableError(`${what}: ${reason} (${code})`, { cause: error });
+      throw new TransientError(`${what}: ${(error as Error).message}`, { cause: error });
+    }
   }
 
   /** In this process, one conditional writer per file at a time; across processes, the lock file. */
@@ -192,7 +253,7 @@ export class FolderStore implements ObjectStore {
     assertSafeKey(key);
     const file = path.join(this.root, ...key.split('/'));
     const parent = path.dirname(file);
-    this.realRoot ??= mkdir(this.root, { recursive: true }).then(() => realpath(this.root));
+    this.realRoot ??= makeFolder(this.root).then(() => realpath(this.root));
     const root = await this.realRoot.catch((error: unknown) => {
       // Not cached: a root that is broken now (not a folder, a full disk) may be repaired later.
       this.realRoot = undefined;
@@ -204,8 +265,24 @@ export class FolderStore implements ObjectStore {
     if (landing !== root && !landing.startsWith(root + path.sep)) {
       throw new InvalidKeyError(`invalid key ${JSON.stringify(key)}: it resolves outside the store`);
     }
-    if (create) await mkdir(parent, { recursive: true });
+    if (create) await makeFolder(parent);
     return file;
+  }
+}
+
+/**
+ * mkdir -p, with the reason it really failed: on a read-only file system Node reports ENOENT
+ * for the first folder it could not make, so the nearest folder that exists is asked whether it
+ * can be written, and its answer (EROFS, EACCES) is the error.
+ */
+export async function makeFolder(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ENOENT') throw error;
+    const existing = await nearestExistingRealpath(dir).catch(() => undefined);
+    if (existing) await access(existing, constants.W_OK);
+    throw error;
   }
 }
 

@@ -133,6 +133,36 @@ export class StorageFullError extends ThumbnailerError {
   readonly retryable = true;
 }
 
+/**
+ * A store that cannot be read or written as it is: a read-only file system, no permission, a
+ * file where its folder should be. The message says which store, which key, what was tried and
+ * why. Retryable: a person can fix it, and the work runs again (or is retried from its record).
+ */
+export class StoreUnavailableError extends ThumbnailerError {
+  readonly code = 'STORE_UNAVAILABLE';
+  readonly retryable = true;
+}
+
+/** What the file system's (and SQLite's) refusals of a folder mean, in words. */
+const UNAVAILABLE_REASONS: Record<string, string> = {
+  EROFS: 'the folder is on a read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'a file stands where a folder should be',
+  EEXIST: 'a file stands where a folder should be',
+  EXDEV: 'the file to move in is on another file system',
+  SQLITE_READONLY: 'the database is read-only',
+  SQLITE_CANTOPEN: 'the database cannot be opened',
+};
+
+/** The words for an error code that means a store cannot be used as it is (StoreUnavailableError), if it is one. */
+export function unavailableReason(code: string): string | undefined {
+  return (
+    UNAVAILABLE_REASONS[code] ??
+    (code.startsWith('SQLITE_READONLY') ? UNAVAILABLE_REASONS.SQLITE_READONLY : undefined)
+  );
+}
+
 /** Error codes that mean the storage is full, from the OS (errno) and from SQLite. */
 const STORAGE_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
 

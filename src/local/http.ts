@@ -58,7 +58,7 @@ const ROUTES: Route<HttpDeps>[] = [
   ...fileRoutes,
 ];
 
-/** HTTP status for an upload refused by its content. */
+/** HTTP status for an upload refused by its content, or a store that failed (saying what failed). */
 const UPLOAD_STATUS: Record<string, number> = {
   TOO_LARGE: 413,
   NOT_AN_IMAGE: 415,
@@ -66,6 +66,8 @@ const UPLOAD_STATUS: Record<string, number> = {
   INVALID_KEY: 400,
   // Insufficient Storage: the service's disk is full, not the upload at fault.
   STORAGE_FULL: 507,
+  STORE_UNAVAILABLE: 503,
+  TRANSIENT: 503,
 };
 
 /**

@@ -8,12 +8,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAltTextModel } from '../adapters/alt-text-models.js';
 import { type DataFolderLock, lockDataFolder } from '../adapters/data-folder-lock.js';
-import { FolderStore } from '../adapters/folder-store.js';
+import { FolderStore, makeFolder } from '../adapters/folder-store.js';
 import type { QueueDatabase } from '../adapters/sqlite-database.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../adapters/sqlite-jobs.js';
 import { openSqliteQueue, type SqliteQueue } from '../adapters/sqlite-queue.js';
 import type { AltTextConfig } from '../config.js';
-import { isStorageFull, StorageFullError } from '../core/errors.js';
+import { isStorageFull, StorageFullError, StoreUnavailableError, unavailableReason } from '../core/errors.js';
 import type { RenderOptions } from '../core/render.js';
 import type { DeletionLog, JobQueue } from '../ports.js';
 import { expireDeletions, finishDeletion } from './deletes.js';
@@ -76,12 +76,22 @@ interface Opened {
   sqlite?: SqliteQueue;
 }
 
-/** A start that failed for want of room (or, below, of a writable folder) says so, and where. */
+/** A start that failed for want of room, or of a writable data folder, says so, and where. */
 function startupError(error: unknown, dataDir: string): unknown {
   if (isStorageFull(error)) {
     return new StorageFullError(
       `cannot start: no space left on the disk of ${dataDir}; free some space, then start again`,
       { cause: error },
+    );
+  }
+  const code = (error as { code?: unknown })?.code;
+  const reason = typeof code === 'string' && unavailableReason(code);
+  if (reason) {
+    return new StoreUnavailableError(
+      `cannot start: the data folder ${dataDir} cannot be written: ${reason} (${code})`,
+      {
+        cause: error,
+      },
     );
   }
   return error;
@@ -94,10 +104,10 @@ async function assemble(
 ): Promise<LocalService> {
   const log = options.log ?? jsonLogger();
   const storage = new StorageHealth(log);
-  await mkdir(dataDir, { recursive: true });
+  await makeFolder(dataDir);
   const lock = lockDataFolder(dataDir);
   opened.lock = lock;
-  await Promise.all(STORE_FOLDERS.map((name) => mkdir(path.join(dataDir, name), { recursive: true })));
+  await Promise.all(STORE_FOLDERS.map((name) => makeFolder(path.join(dataDir, name))));
   const store = (name: (typeof STORE_FOLDERS)[number]) => new FolderStore(path.join(dataDir, name));
   const originals = store('originals');
   const thumbnails = store('thumbnails');

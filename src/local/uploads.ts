@@ -8,8 +8,11 @@ import {
   isStorageFull,
   NotAnImageError,
   StorageFullError,
+  StoreUnavailableError,
+  ThumbnailerError,
   TooLargeError,
   UnsupportedFormatError,
+  unavailableReason,
 } from '../core/errors.js';
 import { type DetectedFormat, detectFormat, SNIFF_BYTES } from '../core/formats.js';
 import { uploadKey } from '../core/keys.js';
@@ -133,19 +136,28 @@ export async function commitUploads(
 }
 
 /**
- * A write that found the disk full says so (STORAGE_FULL, answered 507), and the service notes
- * it; any other error passes as it is.
+ * A write that failed says why: the disk is full (STORAGE_FULL, answered 507; the service notes
+ * it), or the data folder cannot be written as it is (STORE_UNAVAILABLE, 503: read-only, no
+ * permission). Errors already named pass as they are.
  */
-function storageError(error: unknown, deps: Pick<UploadDeps, 'storage'>): unknown {
-  if (!isStorageFull(error)) return error;
-  const full =
-    error instanceof StorageFullError
-      ? error
-      : new StorageFullError(`no space left to store the upload: ${(error as Error).message}`, {
-          cause: error,
-        });
-  deps.storage?.full(full);
-  return full;
+function storageError(error: unknown, deps: Pick<UploadDeps, 'storage' | 'temporaryDir'>): unknown {
+  if (isStorageFull(error)) {
+    const full =
+      error instanceof StorageFullError
+        ? error
+        : new StorageFullError(`no space left to store the upload: ${(error as Error).message}`, {
+            cause: error,
+          });
+    deps.storage?.full(full);
+    return full;
+  }
+  const code = (error as { code?: unknown })?.code;
+  const reason = typeof code === 'string' && !(error instanceof ThumbnailerError) && unavailableReason(code);
+  return reason
+    ? new StoreUnavailableError(`cannot receive the upload in ${deps.temporaryDir}: ${reason} (${code})`, {
+        cause: error,
+      })
+    : error;
 }
 
 export async function discardUploads(received: readonly { temporary: string }[]): Promise<void> {

@@ -1,11 +1,23 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FolderStore } from '../../src/adapters/folder-store.js';
-import { InvalidKeyError, PreconditionFailedError } from '../../src/core/errors.js';
+import {
+  InvalidKeyError,
+  PreconditionFailedError,
+  StorageFullError,
+  StoreUnavailableError,
+} from '../../src/core/errors.js';
 import { listFiles } from '../helpers/files.js';
+import { mountSmallDisk, smallDisksUnavailable } from '../helpers/small-disk.js';
+
+/** Why the tests on a small disk of their own cannot run here, if they cannot (they mount a tmpfs). */
+const noSmallDisks = await smallDisksUnavailable();
+const onSmallDisk = (name: string) => (noSmallDisks ? `${name} (skipped: ${noSmallDisks})` : name);
+
 import { describeConditionalWriteContract, describeObjectStoreContract } from './object-store-contract.js';
 
 async function freshStore() {
@@ -198,6 +210,91 @@ describe('FolderStore (folder-specific)', () => {
       expect((await linked.get('a/b.webp'))?.body.toString()).toBe('via link');
     });
   });
+});
+
+describe('FolderStore: a failure says what was tried, where, and why', () => {
+  let temp: string;
+  beforeEach(async () => {
+    temp = await mkdtemp(path.join(tmpdir(), 'thumbnailer-folder-store-errors-'));
+  });
+  afterEach(() => rm(temp, { recursive: true, force: true }));
+
+  it('a file where a folder should be: STORE_UNAVAILABLE naming the key and the folder; reads find nothing', async () => {
+    const root = path.join(temp, 'thumbnails');
+    const store = new FolderStore(root);
+    await store.put('keep.txt', Buffer.from('x'));
+    await writeFile(path.join(root, 'a'), 'a file, not a folder');
+    const failed = await rejection(store.put('a/b/manifest.json', Buffer.from('{}')));
+    expect(failed).toBeInstanceOf(StoreUnavailableError);
+    expect(failed).toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      retryable: true,
+      message: expect.stringMatching(
+        new RegExp(
+          `^cannot write a/b/manifest\\.json in ${root}: a file stands where a folder should be \\((ENOTDIR|EEXIST)\\)$`,
+        ),
+      ),
+    });
+    // As in S3, a key below another object's key is simply not there.
+    expect(await store.get('a/b/manifest.json')).toBeUndefined();
+  });
+
+  it.skipIf(noSmallDisks)(
+    onSmallDisk(
+      'a read-only file system: STORE_UNAVAILABLE saying so (not the ENOENT of mkdir -p); reads go on',
+    ),
+    async () => {
+      const disk = await mountSmallDisk(1);
+      try {
+        const root = path.join(disk.dir, 'originals');
+        const store = new FolderStore(root);
+        await store.put('uploads/old.jpg', Buffer.from('old'));
+        execFileSync('mount', ['-o', 'remount,ro', disk.dir], { stdio: 'pipe' });
+        for (const [action, attempt] of [
+          ['write', () => store.put('uploads/2026/11/27/cat.jpg', Buffer.from('x'))],
+          ['write', () => store.put('uploads/old.jpg', Buffer.from('new'))],
+          ['delete', () => store.delete('uploads/old.jpg')],
+        ] as const) {
+          const failed = await rejection(attempt());
+          expect(failed, action).toBeInstanceOf(StoreUnavailableError);
+          expect((failed as Error).message, action).toMatch(
+            new RegExp(
+              `^cannot ${action} uploads/.* in ${root}: the folder is on a read-only file system \\(EROFS\\)$`,
+            ),
+          );
+        }
+        expect((await store.get('uploads/old.jpg'))?.body.toString()).toBe('old');
+        // A store whose own folder is still to be made there: the same, not ENOENT.
+        const never = await rejection(
+          new FolderStore(path.join(disk.dir, 'new', 'store')).put('k', Buffer.from('x')),
+        );
+        expect((never as Error).message).toMatch(/read-only file system \(EROFS\)$/);
+      } finally {
+        await disk.unmount();
+      }
+    },
+  );
+
+  it.skipIf(noSmallDisks)(
+    onSmallDisk('a full disk: STORAGE_FULL, naming the key and the folder'),
+    async () => {
+      const disk = await mountSmallDisk(1);
+      try {
+        const store = new FolderStore(path.join(disk.dir, 'thumbnails'));
+        await store.put('first.json', Buffer.from('{}'));
+        await disk.fill();
+        const failed = await rejection(store.put('second.json', Buffer.alloc(64 * 1024)));
+        expect(failed).toBeInstanceOf(StorageFullError);
+        expect((failed as Error).message).toMatch(
+          /^cannot write second\.json in .*thumbnails: no space left on its disk \(ENOSPC\)$/,
+        );
+        // No temporary file is left behind by the write that failed.
+        expect(await listFiles(path.join(disk.dir, 'thumbnails'))).toEqual(['first.json']);
+      } finally {
+        await disk.unmount();
+      }
+    },
+  );
 });
 
 /** Every file and folder under `dir` (folders with a trailing slash), sorted. */

@@ -15,7 +15,8 @@ import {
 
 /**
  * Transient failures, end to end: the thumbnails store breaks (its folder replaced by a regular
- * file, so that every write fails with ENOTDIR/EEXIST: chmod would not stop root), the job is
+ * file, so that every write fails with ENOTDIR/EEXIST: chmod would not stop root), STORE_UNAVAILABLE
+ * (retryable: a person can mend it), the job is
  * retried with backoff, dead-lettered after maxAttempts with a failure record and an alert, and
  * once the store is repaired a retry through the API completes it.
  */
@@ -58,8 +59,11 @@ describe('transient failures: retries, dead letter, redrive', () => {
     expect(record.status).toBe('failed');
     expect(record.failure).toEqual({
       id: expect.any(Number),
-      code: 'TRANSIENT',
-      message: expect.any(String),
+      code: 'STORE_UNAVAILABLE',
+      // What failed, where, and why: not a bare errno.
+      message: expect.stringMatching(
+        /^cannot (read|write) .* in .*thumbnails: a file stands where a folder should be \((ENOTDIR|EEXIST)\)$/,
+      ),
       attempts: 3,
       // Store trouble may pass: a retry can succeed.
       retryable: true,
@@ -69,9 +73,9 @@ describe('transient failures: retries, dead letter, redrive', () => {
     expect(
       failedAttempts(key).map((line) => [line.fields.attempt, line.fields.code, line.fields.next]),
     ).toEqual([
-      [1, 'TRANSIENT', 'queued'],
-      [2, 'TRANSIENT', 'queued'],
-      [3, 'TRANSIENT', 'dead'],
+      [1, 'STORE_UNAVAILABLE', 'queued'],
+      [2, 'STORE_UNAVAILABLE', 'queued'],
+      [3, 'STORE_UNAVAILABLE', 'dead'],
     ]);
     const failures = (await (await fetch(`${service.url}/api/failures`)).json()) as {
       failures: { id: number; key: string; queue: string; code: string; attempts: number }[];
@@ -81,7 +85,7 @@ describe('transient failures: retries, dead letter, redrive', () => {
         id,
         key,
         queue: 'thumbnail',
-        code: 'TRANSIENT',
+        code: 'STORE_UNAVAILABLE',
         attempts: 3,
       }),
     ]);
@@ -92,7 +96,7 @@ describe('transient failures: retries, dead letter, redrive', () => {
       id,
       key,
       queue: 'thumbnail',
-      error: { code: 'TRANSIENT', retryable: true },
+      error: { code: 'STORE_UNAVAILABLE', retryable: true },
       attempts: 3,
     });
     await waitFor(() =>
@@ -128,7 +132,7 @@ describe('transient failures: retries, dead letter, redrive', () => {
     expect(failures.failures).toEqual([]);
   }
 
-  it('a store broken from the start: retried, dead-lettered with TRANSIENT after 3 attempts, then redriven to done', async () => {
+  it('a store broken from the start: retried, dead-lettered with STORE_UNAVAILABLE after 3 attempts, then redriven to done', async () => {
     await breakThumbnailsStore();
     const [item] = await uploadFixtures(service, [{ path: fixtures.photo.branches }]);
     const key = item?.key as string;
