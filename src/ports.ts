@@ -288,6 +288,8 @@ export type NewImage = Omit<CatalogedImage, 'seq' | 'uploadedAt'>;
 export interface ImageCatalogue {
   /** Records an image and queues its jobs (one per queue given), in one step. */
   recordUpload(image: NewImage, queues?: readonly QueueName[]): CatalogedImage;
+  /** Records several images with their jobs in one step: all of them, or (on an error) none. */
+  recordUploads(images: readonly NewImage[]): CatalogedImage[];
   /**
    * Records an image found in the originals store but not here (a catalogue rebuilt, an upload
    * cut short by a crash), with the time it was taken in; the queues in `done` already have its

@@ -43,6 +43,19 @@ export function sqliteImageCatalogue(database: QueueDatabase): ImageCatalogue {
       );
     },
 
+    recordUploads(images: readonly NewImage[]): CatalogedImage[] {
+      // Nested in one transaction (each insert a savepoint): a later image refused undoes the earlier.
+      return database.transaction(() =>
+        images.map((image) =>
+          insert(
+            image,
+            now(),
+            QUEUES.map((queue) => ({ queue, state: 'queued' as const })),
+          ),
+        ),
+      );
+    },
+
     restore(image: NewImage, options: { uploadedAt: number; done: readonly QueueName[] }): CatalogedImage {
       return insert(
         image,

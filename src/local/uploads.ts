@@ -27,7 +27,7 @@ import type { StorageHealth } from './storage-health.js';
  */
 export interface UploadDeps {
   originals: FileStore;
-  catalogue: Pick<ImageCatalogue, 'recordUpload'>;
+  catalogue: Pick<ImageCatalogue, 'recordUploads'>;
   /** Where uploads are written until accepted (same filesystem as the originals). */
   temporaryDir: string;
   maxBytes: number;
@@ -116,20 +116,20 @@ export async function commitUploads(
   received: readonly { temporary: string; upload: AcceptedUpload }[],
   deps: UploadDeps,
 ): Promise<CatalogedImage[]> {
-  const rows: CatalogedImage[] = [];
-  for (const { temporary, upload } of received) {
-    // The file first, then the record: a crash in between leaves an unrecorded original (swept
-    // at the next start), never a job without its original.
-    await deps.originals.adopt(upload.key, temporary).catch((error: unknown) => {
-      throw storageError(error, deps);
-    });
-    try {
-      rows.push(deps.catalogue.recordUpload(upload));
-    } catch (error) {
-      // Refused (a full disk): the original the client is told was not taken goes again.
-      await deps.originals.delete(upload.key).catch(() => {});
-      throw storageError(error, deps);
+  // The files first, then their records, all in one transaction: a crash in between leaves
+  // unrecorded originals (swept at the next start), never a job without its original. A request
+  // is taken whole or not at all: whatever was moved in goes again when any step is refused.
+  const adopted: string[] = [];
+  let rows: CatalogedImage[];
+  try {
+    for (const { temporary, upload } of received) {
+      await deps.originals.adopt(upload.key, temporary);
+      adopted.push(upload.key);
     }
+    rows = deps.catalogue.recordUploads(received.map(({ upload }) => upload));
+  } catch (error) {
+    await Promise.all(adopted.map((key) => deps.originals.delete(key).catch(() => {})));
+    throw storageError(error, deps);
   }
   deps.storage?.ok();
   return rows;
