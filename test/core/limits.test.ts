@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, resolveLimits } from '../../src/core/limits.js';
+import { ProcessingTimeoutError } from '../../src/core/errors.js';
+import { DEFAULT_LIMITS, resolveLimits, withDeadline } from '../../src/core/limits.js';
 
 describe('resolveLimits', () => {
   it('has a default for every limit', () => {
@@ -31,5 +32,33 @@ describe('resolveLimits', () => {
     [{ speed: 1 }, /limits\.speed: unknown limit/],
   ])('refuses %j', (overrides, message) => {
     expect(() => resolveLimits(overrides as never)).toThrow(message);
+  });
+});
+
+describe('withDeadline', () => {
+  const limits = { ...DEFAULT_LIMITS, timeoutMs: 100 };
+
+  it('gives the work an answer in time, and its signal is never aborted', async () => {
+    let signal: AbortSignal | undefined;
+    const answer = await withDeadline(limits, async (given) => {
+      signal = given;
+      return 'done';
+    });
+    expect(answer).toBe('done');
+    expect(signal?.aborted).toBe(false);
+  });
+
+  it('past the deadline: rejects with PROCESSING_TIMEOUT and aborts the signal with that error', async () => {
+    let signal: AbortSignal | undefined;
+    const never = new Promise<never>(() => {});
+    const work = (given: AbortSignal) => {
+      signal = given;
+      return never;
+    };
+    const error = await withDeadline(limits, work, 'decoding').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ProcessingTimeoutError);
+    expect(String(error)).toContain('decoding took longer than 100 ms');
+    expect(signal?.aborted).toBe(true);
+    expect(signal?.reason).toBe(error);
   });
 });
