@@ -70,9 +70,9 @@ export async function imageRecord(
   const thumbnailJob = jobs.find((job) => job.queue === 'thumbnail');
   const altTextJob = jobs.find((job) => job.queue === 'alt-text');
   // No thumbnail job: its failure was dismissed (DELETE /api/failures/<id>); what is stored tells.
-  const stored = thumbnailJob ? undefined : await readManifest(thumbnails, row.key);
-  const status = thumbnailJob ? imageStatus(thumbnailJob) : stored ? 'done' : 'failed';
-  const manifest = status === 'done' ? (stored ?? (await readManifest(thumbnails, row.key))) : undefined;
+  const jobStatus = thumbnailJob && imageStatus(thumbnailJob);
+  const manifest = !jobStatus || jobStatus === 'done' ? await readManifest(thumbnails, row.key) : undefined;
+  const status = jobStatus ?? (manifest ? 'done' : 'failed');
   return {
     key: row.key,
     name: row.name,
