@@ -3,8 +3,8 @@
 // Packages the Lambda handlers for the Terraform module (terraform/modules/thumbnailer):
 // each src/lambda/<fn>.ts is bundled by esbuild into index.mjs (AWS SDK, Powertools, sharp's
 // JavaScript and our code; handler "index.handler") and chunks/ (what it imports only when used),
-// and the packages the bundle leaves out (sharp's native binaries, the WebAssembly HEIC decoder,
-// the BMP decoder: loaded at run time) are installed beside it for Lambda's platform,
+// and the packages the bundle leaves out (sharp's native binaries, the WebAssembly HEIC decoder:
+// loaded at run time) are installed beside it for Lambda's platform,
 // linux + glibc + the chosen CPU, in a staging directory (build/lambda/<arch>/<fn>/), never in
 // the repository's own node_modules, whose binaries are the host's. The zips and build.json
 // (what they were built for, which the module checks against its `architecture`) go to
@@ -38,10 +38,10 @@ import { measureInit } from './lambda-init.mjs';
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const FUNCTIONS = ['thumbnail', 'alt-text', 'failover', 'upload'];
 // Installed beside index.mjs for Lambda's platform, resolved at run time.
-const RUNTIME_PACKAGES = ['sharp', 'heic-decode', 'bmp-ts'];
-// Left out of the bundles: the decoders loaded only for their formats, and sharp's native
+const RUNTIME_PACKAGES = ['sharp', 'heic-decode'];
+// Left out of the bundles: the HEIC decoder, loaded only for its format, and sharp's native
 // binaries (@img/sharp-<platform>, @img/sharp-libvips-<platform>), which sharp requires by name.
-const EXTERNAL = ['heic-decode', 'bmp-ts', '@img/*'];
+const EXTERNAL = ['heic-decode', '@img/*'];
 const ZIP_EPOCH = new Date('2020-01-01T00:00:00Z'); // fixed mtimes: same sources, same zip, same hash
 
 const { values: options } = parseArgs({
@@ -105,11 +105,10 @@ async function bundle(fn, dir) {
   );
   // sharp's JavaScript is in the bundle, its native binaries are not: they come with the package.
   if (inputs.some((input) => input.includes('node_modules/sharp/'))) packages.add('sharp');
-  // The HEIC and BMP decoders run in worker threads that find their packages through
-  // require.resolve, which esbuild cannot see: both are needed whenever the module is in the bundle.
+  // The HEIC decoder runs in worker threads that find its package through require.resolve,
+  // which esbuild cannot see: it is needed whenever the module is in the bundle.
   if (inputs.some((input) => input.endsWith('src/core/decode-worker.ts'))) {
     packages.add('heic-decode');
-    packages.add('bmp-ts');
   }
   return { packages: [...packages].sort(), ...codeBytes(result.metafile.outputs) };
 }

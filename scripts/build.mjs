@@ -3,8 +3,8 @@
 // (one file instead of dozens of ESM resolutions, sharp's JS included), and start-up is a
 // visible share of a short `thumbnailer generate` run. sharp's native binary stays a runtime
 // require from node_modules; better-sqlite3 (a native addon that finds itself through
-// __filename) stays external, and so do the WebAssembly HEIC decoder and the BMP decoder,
-// loaded only when such a file turns up; the Bedrock SDK too, loaded only when it is the alt-text
+// __filename) stays external, and so does the WebAssembly HEIC decoder, loaded only when such a
+// file turns up; the Bedrock SDK too, loaded only when it is the alt-text
 // provider.
 //
 // `--if-stale` (what `npm start` and the benchmarks use) builds only when an input changed since
@@ -43,7 +43,7 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  external: ['heic-decode', 'bmp-ts', 'better-sqlite3', '@aws-sdk/client-bedrock-runtime'],
+  external: ['heic-decode', 'better-sqlite3', '@aws-sdk/client-bedrock-runtime'],
   // sharp's CommonJS code calls require(); give the ESM bundle one.
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",

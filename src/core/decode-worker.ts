@@ -3,11 +3,12 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { BMP_DECODER_SOURCE } from './bmp.js';
 import { CorruptImageError, TooManyPixelsError } from './errors.js';
 
 /**
  * The decoders that are synchronous JavaScript or WebAssembly (HEIC: libheif compiled to
- * WebAssembly; BMP: bmp-ts) run here, in worker threads, never on the event loop: on the main
+ * WebAssembly; BMP: bmp.ts, which shrinks as it decodes) run here, in worker threads, never on the event loop: on the main
  * thread a 3.4 MP HEIC stalled a server for ~0.7 s, and a 1 KB RLE BMP of 10000x10000 for
  * seconds, past any timeout. A worker is the one thing that can stop them: a decode whose
  * deadline passes terminates its worker.
@@ -18,9 +19,9 @@ import { CorruptImageError, TooManyPixelsError } from './errors.js';
  * so a new worker starts with code V8 has already compiled and optimised: measured here, a
  * 3.4 MP HEIC decodes in ~0.25 s on warm code against ~0.7 s in a fresh isolate.
  *
- * The worker is an inline script that loads its packages by absolute path, so it works the same
- * from src/, dist/, the bundled CLI and the Lambda packages (scripts/build-lambda.mjs adds the
- * packages when this module is in a bundle).
+ * The worker is an inline script that loads its packages by absolute path and is given the BMP
+ * decoder as source text, so it works the same from src/, dist/, the bundled CLI and the Lambda
+ * packages (scripts/build-lambda.mjs adds heic-decode when this module is in a bundle).
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -69,40 +70,12 @@ async function decodeHeic(bytes, maxPixels) {
   }
 }
 
-function decodeBmp(bytes) {
-  const { decode } = require(workerData.paths.bmp);
-  // A Buffer sent to a worker arrives as a Uint8Array; bmp-ts reads it with Buffer methods.
-  // It honours toRGBA for some bit depths only; its default ABGR layout is consistent.
-  const decoded = decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { toRGBA: false });
-  const data = decoded.data;
-  // Only 32-bit BMPs can carry alpha, and many of those leave it all 0, meaning "opaque".
-  let hasAlpha = false;
-  if (decoded.bitPP === 32) {
-    let anyVisible = false;
-    for (let i = 0; i < data.length; i += 4) {
-      const alpha = data[i];
-      if (alpha !== 0) anyVisible = true;
-      if (alpha !== 255) hasAlpha = true;
-      if (anyVisible && hasAlpha) break;
-    }
-    hasAlpha = hasAlpha && anyVisible;
-  }
-  // ABGR to RGBA, in place.
-  for (let i = 0; i < data.length; i += 4) {
-    const alpha = data[i];
-    const blue = data[i + 1];
-    data[i] = data[i + 3];
-    data[i + 1] = data[i + 2];
-    data[i + 2] = blue;
-    data[i + 3] = hasAlpha ? alpha : 255;
-  }
-  return { width: decoded.width, height: decoded.height, data, hasAlpha };
-}
+${BMP_DECODER_SOURCE}
 
-parentPort.on('message', async ({ id, kind, bytes, maxPixels, libheif }) => {
+parentPort.on('message', async ({ id, kind, bytes, maxPixels, shrink, libheif }) => {
   if (libheif) libheifModule = libheif;
   try {
-    const answer = kind === 'heic' ? await decodeHeic(bytes, maxPixels) : decodeBmp(bytes);
+    const answer = kind === 'heic' ? await decodeHeic(bytes, maxPixels) : decodeBmp(bytes, shrink);
     parentPort.postMessage({ id, ...answer }, answer.data ? [answer.data.buffer] : []);
   } catch (error) {
     parentPort.postMessage({ id, error: String((error && error.message) || error) });
@@ -131,6 +104,11 @@ export interface DecodedRgba {
 export interface DecodeRequest {
   /** Refused (TooManyPixelsError) when the header says more pixels than this, before decoding. */
   maxPixels: number;
+  /**
+   * BMP only: a whole number the decoder shrinks by as it decodes (1, the default: full size),
+   * so that it never holds the full-size pixels. The answer's size is the shrunk one.
+   */
+  shrink?: number;
   /** Aborting ends the decode at once (its worker is terminated) and rejects with the reason. */
   signal?: AbortSignal;
 }
@@ -145,6 +123,7 @@ interface Job {
   kind: WorkerDecoder;
   bytes: Buffer;
   maxPixels: number;
+  shrink: number;
   resolve: (decoded: DecodedRgba) => void;
   reject: (error: unknown) => void;
   signal?: AbortSignal;
@@ -188,10 +167,14 @@ export class DecoderPool {
     }
   }
 
-  decode(kind: WorkerDecoder, bytes: Buffer, { maxPixels, signal }: DecodeRequest): Promise<DecodedRgba> {
+  decode(
+    kind: WorkerDecoder,
+    bytes: Buffer,
+    { maxPixels, shrink = 1, signal }: DecodeRequest,
+  ): Promise<DecodedRgba> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<DecodedRgba>((resolve, reject) => {
-      const job: Job = { id: this.nextId++, kind, bytes, maxPixels, resolve, reject, signal };
+      const job: Job = { id: this.nextId++, kind, bytes, maxPixels, shrink, resolve, reject, signal };
       if (signal) {
         job.onAbort = () => this.abort(job, signal.reason);
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -254,7 +237,13 @@ export class DecoderPool {
 
   private start(): Slot | undefined {
     if (this.slots.size >= this.options.size) return undefined;
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { paths: this.paths } });
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { paths: this.paths },
+      // The source is a CommonJS script; a worker inherits its parent's flags, and these would
+      // run it as an ES module (as `node --input-type=module -e` does), where require is undefined.
+      execArgv: process.execArgv.filter((flag) => !/^--(input-type|experimental-default-type)\b/.test(flag)),
+    });
     const slot: Slot = { worker, hasLibheif: false };
     this.slots.add(slot);
     worker.on('message', (answer: Answer) => this.answered(slot, answer));
@@ -270,8 +259,8 @@ export class DecoderPool {
     // The compiled module goes to each worker once, with its first HEIC (shared, not copied).
     const libheif = job.kind === 'heic' && !slot.hasLibheif ? this.libheif : undefined;
     if (libheif) slot.hasLibheif = true;
-    const { id, kind, bytes, maxPixels } = job;
-    slot.worker.postMessage({ id, kind, bytes, maxPixels, libheif });
+    const { id, kind, bytes, maxPixels, shrink } = job;
+    slot.worker.postMessage({ id, kind, bytes, maxPixels, shrink, libheif });
   }
 
   private answered(slot: Slot, answer: Answer): void {
@@ -367,7 +356,6 @@ function resolvePaths() {
     heicDecodeLib: fromHeicDecode.resolve('./lib.js'),
     libheif: fromHeicDecode.resolve('libheif-js/libheif-wasm/libheif.js'),
     libheifWasm: fromHeicDecode.resolve('libheif-js/libheif-wasm/libheif.wasm'),
-    bmp: require.resolve('bmp-ts'),
   };
 }
 

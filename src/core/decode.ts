@@ -1,5 +1,6 @@
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
-import { decoderPool } from './decode-worker.js';
+import { readBmpHeader } from './bmp.js';
+import { type DecodedRgba, decoderPool } from './decode-worker.js';
 import {
   CorruptImageError,
   classifyError,
@@ -8,7 +9,7 @@ import {
   TooManyPixelsError,
   UnsupportedFormatError,
 } from './errors.js';
-import { type DetectedFormat, detectFormat, readUint32LE } from './formats.js';
+import { type DetectedFormat, detectFormat } from './formats.js';
 import { keepOnlyDcScans } from './jpeg-dc.js';
 import { assertInputSize, type Limits } from './limits.js';
 
@@ -37,6 +38,8 @@ export interface OpenedSource {
   /**
    * A fresh sharp pipeline over the first frame, upright. `shrink` is how much the caller will
    * shrink it (source size / target size): it lets progressive JPEGs skip work (jpeg-dc.ts).
+   * Its pixels may already be smaller than `width` x `height` (see `plannedShrink`): resize to
+   * a size, not by a factor.
    */
   still(shrink?: number): Sharp;
   /** A fresh sharp pipeline over all rendered frames (animations only). */
@@ -49,11 +52,18 @@ export interface OpenOptions {
   allowSvg: boolean;
   /** The deadline: aborting stops a decode in a worker thread at once (HEIC, BMP). */
   signal?: AbortSignal;
+  /**
+   * How much the caller will shrink the image (upright source size / largest output size), from
+   * the source's size. A decoder that cannot shrink on load otherwise (BMP) decodes straight to
+   * about that size, so its memory is the output's, not the size a header claims. Without it,
+   * `still()` gives the full size.
+   */
+  plannedShrink?: (width: number, height: number) => number;
 }
 
 export async function openSource(
   bytes: Buffer,
-  { limits, allowSvg, signal }: OpenOptions,
+  { limits, allowSvg, signal, plannedShrink }: OpenOptions,
 ): Promise<OpenedSource> {
   const detected = checkHead(bytes, bytes.length, { limits, allowSvg });
   switch (detected.decoder) {
@@ -62,7 +72,7 @@ export async function openSource(
     case 'heic':
       return openWithHeicDecoder(bytes, detected, limits, signal);
     case 'bmp':
-      return openWithBmpDecoder(bytes, detected, limits, signal);
+      return openWithBmpDecoder(bytes, detected, { limits, signal, plannedShrink });
     case 'sharp':
       if (detected.format === 'svg') assertSelfContainedSvg(bytes);
       return openWithSharp(bytes, detected, limits);
@@ -147,49 +157,50 @@ async function openWithHeicDecoder(
   // thread, which checks the pixel limit on the header first. libheif applies the HEIF
   // rotation/mirror boxes itself, so its pixels are already upright.
   const decoded = await decoderPool().decode('heic', bytes, { maxPixels: limits.maxInputPixels, signal });
-  return openRawRgba(decoded.pixels, decoded.width, decoded.height, detected, decoded.hasAlpha);
+  return openRawRgba(decoded, decoded, detected);
 }
 
 async function openWithBmpDecoder(
   bytes: Buffer,
   detected: DetectedFormat,
-  limits: Limits,
-  signal: AbortSignal | undefined,
+  { limits, signal, plannedShrink }: Pick<OpenOptions, 'limits' | 'signal' | 'plannedShrink'>,
 ): Promise<OpenedSource> {
-  // The header gives the size: checked before the decoder allocates width x height x 4 bytes,
-  // which a few hundred bytes of RLE can ask for. The decode itself runs in a worker thread.
-  const { width, height } = bmpSize(bytes);
+  // The header gives the size: checked before a decoder allocates anything, which a few hundred
+  // bytes of RLE can ask to be 400 MB. The decode runs in a worker thread, shrinking as it goes
+  // by the whole part of the planned shrink: the output is never smaller than the caller needs.
+  const { width, height } = bmpHeader(bytes);
   checkPixels(width, height, 1, limits);
-  const decoded = await decoderPool().decode('bmp', bytes, { maxPixels: limits.maxInputPixels, signal });
-  return openRawRgba(decoded.pixels, decoded.width, decoded.height, detected, decoded.hasAlpha);
+  const shrink = Math.max(1, Math.floor(plannedShrink?.(width, height) ?? 1));
+  const decoded = await decoderPool().decode('bmp', bytes, {
+    maxPixels: limits.maxInputPixels,
+    shrink,
+    signal,
+  });
+  return openRawRgba(decoded, { width, height }, detected);
 }
 
-/** Width and height from a BMP's info header (16-bit in the old OS/2 core header, else 32-bit signed). */
-function bmpSize(bytes: Buffer): { width: number; height: number } {
-  const headerSize = bytes.length >= 18 ? readUint32LE(bytes, 14) : 0;
-  const size =
-    headerSize === 12 && bytes.length >= 26
-      ? { width: bytes.readUInt16LE(18), height: bytes.readUInt16LE(20) }
-      : bytes.length >= 26
-        ? { width: Math.abs(readUint32LE(bytes, 18) | 0), height: Math.abs(readUint32LE(bytes, 22) | 0) }
-        : { width: 0, height: 0 };
-  if (size.width < 1 || size.height < 1)
-    throw new CorruptImageError('corrupt image: the BMP header gives no size');
-  return size;
+function bmpHeader(bytes: Buffer) {
+  try {
+    return readBmpHeader(bytes);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    if (reason.startsWith('unsupported BMP')) throw new UnsupportedFormatError('bmp', reason);
+    throw new CorruptImageError(`corrupt image: ${reason}`);
+  }
 }
 
+/** Decoded pixels, possibly smaller than the source (`size`), whose size the source reports. */
 function openRawRgba(
-  pixels: Buffer,
-  width: number,
-  height: number,
+  decoded: DecodedRgba,
+  size: { width: number; height: number },
   detected: DetectedFormat,
-  hasAlpha: boolean,
 ): OpenedSource {
-  const raw = { raw: { width, height, channels: 4 as const } };
+  const { pixels, hasAlpha } = decoded;
+  const raw = { raw: { width: decoded.width, height: decoded.height, channels: 4 as const } };
   return {
     detected,
-    width,
-    height,
+    width: size.width,
+    height: size.height,
     frames: 1,
     hasAlpha,
     still: () => (hasAlpha ? sharp(pixels, raw) : sharp(pixels, raw).removeAlpha()),

@@ -61,7 +61,12 @@ export async function renderImage(bytes: Buffer, options: RenderOptions): Promis
   const { limits } = options;
   return withDeadline(limits, async (signal) => {
     try {
-      const source = await openSource(bytes, { limits, allowSvg: options.allowSvg, signal });
+      const source = await openSource(bytes, {
+        limits,
+        allowSvg: options.allowSvg,
+        signal,
+        plannedShrink: (width, height) => 1 / largestScale(options.presets, width, height),
+      });
       const pixels = await decodeOnce(source, options.presets, limits);
       const resize = sharedResizer(source, pixels);
       const [renditions, placeholder] = await Promise.all([
@@ -93,12 +98,17 @@ export function scaleFor(preset: Preset, width: number, height: number): number 
   return Math.min(1, preset.fit === 'cover' ? Math.max(x, y) : Math.min(x, y));
 }
 
+/** The scale of the largest rendition: what one decode must keep. */
+function largestScale(presets: readonly Preset[], width: number, height: number): number {
+  return Math.max(...presets.map((preset) => scaleFor(preset, width, height)));
+}
+
 async function decodeOnce(
   source: OpenedSource,
   presets: readonly Preset[],
   limits: Limits,
 ): Promise<DecodedPixels> {
-  const scale = Math.max(...presets.map((preset) => scaleFor(preset, source.width, source.height)));
+  const scale = largestScale(presets, source.width, source.height);
   let pipeline = source.still(1 / scale).timeout({ seconds: timeoutSeconds(limits) });
   if (scale < 1) {
     // Resizing in the decoding pipeline lets libvips shrink on load (JPEG DCT scaling, WebP).

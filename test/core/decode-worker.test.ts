@@ -4,6 +4,7 @@ import { openSource } from '../../src/core/decode.js';
 import { DecoderPool, decoderPool } from '../../src/core/decode-worker.js';
 import { ProcessingTimeoutError } from '../../src/core/errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../../src/core/limits.js';
+import type { Preset } from '../../src/core/presets.js';
 import { renderImage } from '../../src/core/render.js';
 import { fixtures } from '../fixtures.js';
 import { bmp24, bmp32, rle8Bomb } from '../helpers/bmp.js';
@@ -29,10 +30,20 @@ function countTurns() {
   };
 }
 
+/** A preset that needs every pixel of a 10000 x 10000 image: no shrinking while decoding. */
+const FULL_SIZE: Preset = {
+  name: 'full',
+  width: 10_000,
+  height: 10_000,
+  fit: 'inside',
+  format: 'png',
+  quality: 80,
+};
+
 /** Renders and returns the error it throws (fails the test if it does not throw). */
-async function renderError(bytes: Buffer, limits: Partial<Limits>) {
+async function renderError(bytes: Buffer, limits: Partial<Limits>, presets = defaultOptions.presets) {
   try {
-    await renderImage(bytes, { ...defaultOptions, limits: { ...DEFAULT_LIMITS, ...limits } });
+    await renderImage(bytes, { ...defaultOptions, presets, limits: { ...DEFAULT_LIMITS, ...limits } });
   } catch (error) {
     return error as Error & { code: string };
   }
@@ -58,8 +69,8 @@ describe('BMP decoding, off the event loop', () => {
     // Decoders loaded first, so that the turns counted below are those of the bomb's decode.
     await renderImage(await readFile(fixtures.formats.bmp), defaultOptions);
     const loop = countTurns();
-    // A deadline far shorter than the decode: allocating and filling 400 MB alone takes longer.
-    const error = await renderError(bomb, { timeoutMs: 100 });
+    // A deadline far shorter than a full-size decode: allocating and filling 400 MB alone takes longer.
+    const error = await renderError(bomb, { timeoutMs: 100 }, [FULL_SIZE]);
     const turnsAtTimeout = loop.turns;
     loop.stop();
     expect(error).toBeInstanceOf(ProcessingTimeoutError);
@@ -78,6 +89,26 @@ describe('BMP decoding, off the event loop', () => {
     expect(refused.message).toContain('10000x10000');
     // No worker was started or given the job.
     expect(pool.stats()).toEqual({ ...before, busy: 0, queued: 0 });
+  });
+
+  it('decodes at the size its outputs need: the bomb holds thumbnail-sized pixels, not 10^8', async () => {
+    // The default presets' largest is 1024 px: 10000 / 1024 = 9.77, so boxes of 9 x 9 pixels.
+    const source = await openSource(bomb, {
+      limits: DEFAULT_LIMITS,
+      allowSvg: false,
+      plannedShrink: (width, height) => Math.max(width, height) / 1024,
+    });
+    expect(source).toMatchObject({ width: 10_000, height: 10_000 });
+    const { info } = await source.still().raw().toBuffer({ resolveWithObject: true });
+    expect(info).toMatchObject({ width: 1112, height: 1112 });
+  });
+
+  it('the bomb renders every default preset at its size, from the shrunk pixels', async () => {
+    const rendered = await renderImage(bomb, defaultOptions);
+    expect(rendered.source).toMatchObject({ format: 'bmp', width: 10_000, height: 10_000 });
+    expect(rendered.renditions.map(({ preset, width, height }) => ({ name: preset, width, height }))).toEqual(
+      defaultOptions.presets.map(({ name, width, height }) => ({ name, width, height })),
+    );
   });
 
   it('normal BMPs still decode: 24-bit bottom-up, 32-bit with alpha, the palette fixture', async () => {

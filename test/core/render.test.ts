@@ -3,10 +3,11 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ThumbnailerError } from '../../src/core/errors.js';
 import type { Preset } from '../../src/core/presets.js';
-import { type RenderedImage, scaleFor } from '../../src/core/render.js';
+import { type RenderedImage, renderImage, scaleFor } from '../../src/core/render.js';
 import { fixtures } from '../fixtures.js';
+import { bmp24 } from '../helpers/bmp.js';
 import { meanColour, meanDeltaE, srgbToLab } from '../helpers/perceptual.js';
-import { renderError, renderFile, rendition } from '../helpers/render.js';
+import { defaultOptions, renderError, renderFile, rendition } from '../helpers/render.js';
 
 const png = (name: string, width: number, height: number, fit: Preset['fit'] = 'inside'): Preset => ({
   name,
@@ -181,6 +182,24 @@ describe('formats', () => {
     // Palette formats (BMP, GIF) dither; the picture must still be the same, right way up.
     expect(await meanDeltaE(data(bmp), data(jpeg))).toBeLessThan(8);
     expect(await meanDeltaE(data(gif), data(jpeg))).toBeLessThan(8);
+  });
+
+  it('a BMP larger than its renditions (shrunk while decoded) renders like the same pixels in PNG', async () => {
+    const { data, info } = await sharp(fixtures.photo.flower)
+      .resize(1800, 1200)
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const asPng = await sharp(data, { raw: info }).png().toBuffer();
+    const bmp = bmp24(info.width, info.height, data);
+    const options = { ...defaultOptions, presets: [png('wide', 400, 400), png('crop', 128, 256, 'cover')] };
+    const [fromBmp, fromPng] = [await renderImage(bmp, options), await renderImage(asPng, options)];
+    expect(fromBmp.source).toMatchObject({ format: 'bmp', width: 1800, height: 1200 });
+    for (const name of ['wide', 'crop']) {
+      const [a, b] = [rendition(fromBmp, name), rendition(fromPng, name)];
+      expect({ width: a.width, height: a.height }).toEqual({ width: b.width, height: b.height });
+      expect(await meanDeltaE(a.data, b.data)).toBeLessThan(1.5);
+    }
   });
 
   it('HEIC and AVIF of the flower look like the JPEG flower', async () => {
