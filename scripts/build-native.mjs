@@ -36,7 +36,8 @@ if (run.status === 0 && existsSync(BUILT)) {
 /** The lines of node-gyp's output that say what went wrong, without its progress and context. */
 function why({ error, stderr = '', stdout = '' }) {
   if (error) return error.message;
-  const noise = /^gyp (info|http)|^gyp ERR! (stack +at |System|command|cwd|node -v|node-gyp -v|not ok)|^\s*$/;
+  const noise =
+    /^gyp (info|http)|^gyp ERR! (stack +at |System|command|cwd|node -v|node-gyp -v|not ok|\$npm_)|^\s*$/;
   const lines = stderr.split('\n').filter((line) => !noise.test(line));
   return (lines.length > 0 ? lines : stdout.trim().split('\n').slice(-5)).slice(0, 10).join('\n');
 }

@@ -50,7 +50,7 @@ describe('release of freed memory', () => {
       unavailable?: string;
       released: boolean;
     } & Record<'start' | 'filled' | 'freed' | 'after', number>;
-    // Built by npm install where there is a compiler: CI has one.
+    // Built by npm install where there is a compiler (better-sqlite3 needs one too): CI has one.
     expect(figures.unavailable, 'the addon is built (npm run build:native)').toBeUndefined();
     expect(figures.released).toBe(true);
     const { start, filled, freed, after } = figures;
