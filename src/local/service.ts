@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { createAltTextModel } from '../adapters/alt-text-models.js';
 import { type DataFolderLock, lockDataFolder } from '../adapters/data-folder-lock.js';
 import { FolderStore, makeFolder } from '../adapters/folder-store.js';
+import { loadMemoryRelease, type MemoryRelease } from '../adapters/release-memory.js';
 import type { QueueDatabase } from '../adapters/sqlite-database.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../adapters/sqlite-jobs.js';
 import { openSqliteQueue, type SqliteQueue } from '../adapters/sqlite-queue.js';
@@ -47,6 +48,8 @@ export interface LocalServiceOptions {
   allowedHosts?: readonly AllowedHost[];
   retry?: Partial<RetryPolicy>;
   log?: Logger;
+  /** What gives freed memory back to the OS once the workers are idle (default: the addon, if built). */
+  memoryRelease?: MemoryRelease;
 }
 
 export interface LocalService {
@@ -169,6 +172,7 @@ async function assemble(
     log,
     metrics,
     storage,
+    onIdle: releaseFreedMemory(options.memoryRelease ?? loadMemoryRelease(), log),
   });
   const temporaryDir = path.join(dataDir, 'tmp');
   await rm(temporaryDir, { recursive: true, force: true }); // half-received uploads of a crashed run
@@ -237,6 +241,27 @@ async function assemble(
       })();
       return closing;
     },
+  };
+}
+
+/**
+ * What the workers call once idle after work: the memory the jobs freed, which glibc would keep,
+ * given back to the OS (README "Memory"). Without the addon, said once, at start.
+ */
+function releaseFreedMemory(memory: MemoryRelease, log: Logger): (() => void) | undefined {
+  if (memory.unavailable) {
+    log.log('info', 'freed memory stays with the process after work', { reason: memory.unavailable });
+    return undefined;
+  }
+  return () => {
+    const rssBefore = process.memoryUsage.rss();
+    const started = performance.now();
+    memory.releaseFreedMemory();
+    log.log('debug', 'freed memory given back to the OS', {
+      ms: Math.round(performance.now() - started),
+      rssBeforeMb: Math.round(rssBefore / 2 ** 20),
+      rssAfterMb: Math.round(process.memoryUsage.rss() / 2 ** 20),
+    });
   };
 }
 

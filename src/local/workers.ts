@@ -44,6 +44,13 @@ export interface WorkerDeps {
   idlePollMs?: number;
   /** Where a full disk is noted (for /healthz, /metrics, uploads) and how long to back off. */
   storage?: StorageHealth;
+  /**
+   * Called once no job has run for `idleAfterMs` after at least one finished: once per burst,
+   * never while a job runs (the service gives the memory the jobs freed back to the OS).
+   */
+  onIdle?: () => void;
+  /** How long the workers must be idle before `onIdle` (default IDLE_AFTER_MS). */
+  idleAfterMs?: number;
   now?: () => Date;
 }
 
@@ -53,11 +60,17 @@ type Handled = { done: string | null } | { failed: FailureOutcome };
 /** What the alt-text worker records while no provider is configured. */
 export const ALT_TEXT_NOT_CONFIGURED = 'not-configured';
 
+/** Idle this long after work, the workers call `onIdle`: long enough that a burst's gaps do not count. */
+const IDLE_AFTER_MS = 3000;
+
 export class LocalWorkers {
   private stopping = false;
   private readonly running: Promise<void>[] = [];
   private readonly sleepers = new Set<() => void>();
   private readonly slots: CpuSlots;
+  /** Jobs in progress, and the timer that calls onIdle once none has run for a while. */
+  private jobsRunning = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: WorkerDeps) {
     this.slots = new CpuSlots(Math.max(1, deps.concurrency));
@@ -81,6 +94,7 @@ export class LocalWorkers {
     this.stopping = true;
     this.wake();
     await Promise.all(this.running);
+    clearTimeout(this.idleTimer);
   }
 
   private async loop(queue: QueueName, handle: (job: Job) => Promise<Handled>): Promise<void> {
@@ -97,6 +111,7 @@ export class LocalWorkers {
         continue;
       }
       const started = process.hrtime.bigint();
+      this.jobStarted();
       try {
         const handled = await handle(job).catch((thrown: unknown) => ({ failed: failureOutcome(thrown) }));
         if ('done' in handled) {
@@ -119,8 +134,28 @@ export class LocalWorkers {
         await this.queueFailed(thrown);
       } finally {
         this.deps.metrics.observeProcessing(queue, Number(process.hrtime.bigint() - started) / 1e9);
+        this.jobEnded();
       }
     }
+  }
+
+  private jobStarted(): void {
+    this.jobsRunning += 1;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  /** The last job running ended: onIdle once no other has started for idleAfterMs. */
+  private jobEnded(): void {
+    this.jobsRunning -= 1;
+    const { onIdle } = this.deps;
+    if (this.jobsRunning > 0 || !onIdle || this.stopping) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.jobsRunning === 0 && !this.stopping) onIdle();
+    }, this.deps.idleAfterMs ?? IDLE_AFTER_MS);
+    this.idleTimer.unref();
   }
 
   /**

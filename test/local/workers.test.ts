@@ -46,7 +46,13 @@ function record(key: string, etag = '"00000000000000000000000000000000"'): void 
 function startWorkers(
   stores: { originals: ObjectStore; thumbnails: ObjectStore },
   timeoutMs: number,
-  extra: { storage?: StorageHealth; metrics?: Metrics; log?: ReturnType<typeof collectingLogger> } = {},
+  extra: {
+    storage?: StorageHealth;
+    metrics?: Metrics;
+    log?: ReturnType<typeof collectingLogger>;
+    onIdle?: () => void;
+    idleAfterMs?: number;
+  } = {},
 ) {
   workers = new LocalWorkers({
     jobs: sqlite.jobs,
@@ -60,6 +66,7 @@ function startWorkers(
     metrics: extra.metrics ?? new Metrics(),
     idlePollMs: 20,
     ...(extra.storage && { storage: extra.storage }),
+    ...(extra.onIdle && { onIdle: extra.onIdle, idleAfterMs: extra.idleAfterMs }),
   });
   workers.start();
 }
@@ -149,5 +156,48 @@ describe('local workers', () => {
     // Each try while full waited twice as long as the one before.
     const waits = postponed().map((line) => line.fields.retryInMs);
     expect(waits).toEqual(waits.map((_, i) => 1000 * 2 ** i));
+  });
+
+  it('calls onIdle once the jobs of a burst are all done: once per burst, never while a job runs', async () => {
+    const png = await readFile(fixtures.formats.pngPalette);
+    const upload = async (key: string) => {
+      await originals.put(key, png);
+      record(key, (await originals.head(key))?.etag);
+    };
+    await upload('quick.png');
+    await upload('held.png');
+    // held.png's job waits at its first read until quick.png's is done, and more: the idle delay
+    // (1 ms) passes many times over while it runs.
+    let releaseHeld: (() => void) | undefined;
+    const gated = withOverrides(originals, {
+      get: async (key, options) => {
+        if (key === 'held.png' && !releaseHeld) await new Promise<void>((go) => (releaseHeld = go));
+        return originals.get(key, options);
+      },
+    });
+    // Each call notes how many jobs were running then.
+    const calls: number[] = [];
+    const onIdle = () => calls.push(sqlite.jobs.leasedJobs().length);
+    startWorkers({ originals: gated, thumbnails }, DEFAULT_LIMITS.timeoutMs, { onIdle, idleAfterMs: 1 });
+    try {
+      await waitFor(
+        () => thumbnailJob('quick.png').state === 'done' && releaseHeld,
+        30_000,
+        'quick.png done',
+      );
+      expect(calls).toEqual([]);
+      releaseHeld?.();
+      await waitFor(() => calls.length > 0, 30_000, 'onIdle after the burst');
+      expect(thumbnailJob('held.png').state).toBe('done');
+
+      // A second burst, a second call; none between them (the workers poll every 20 ms meanwhile).
+      await upload('later.png');
+      workers?.wake();
+      await waitFor(() => calls.length > 1, 30_000, 'onIdle after the second burst');
+      expect(thumbnailJob('later.png').state).toBe('done');
+      expect(calls).toEqual([0, 0]);
+    } finally {
+      releaseHeld?.(); // a failed check must not leave the job (and the workers' stop) waiting
+    }
   });
 });
