@@ -170,7 +170,8 @@ async function openWithBmpDecoder(
   // by the whole part of the planned shrink: the output is never smaller than the caller needs.
   const { width, height } = bmpHeader(bytes);
   checkPixels(width, height, 1, limits);
-  const shrink = Math.max(1, Math.floor(plannedShrink?.(width, height) ?? 1));
+  const planned = plannedShrink?.(width, height) ?? 1;
+  const shrink = Number.isFinite(planned) ? Math.max(1, Math.floor(planned)) : 1;
   const decoded = await decoderPool().decode('bmp', bytes, {
     maxPixels: limits.maxInputPixels,
     shrink,

@@ -103,6 +103,19 @@ describe('BMP decoding, off the event loop', () => {
     expect(info).toMatchObject({ width: 1112, height: 1112 });
   });
 
+  it('a planned shrink that is no number (or under 1) decodes at full size', async () => {
+    const small = await readFile(fixtures.formats.bmp);
+    for (const planned of [Number.NaN, Number.POSITIVE_INFINITY, 0.5]) {
+      const source = await openSource(small, {
+        limits: DEFAULT_LIMITS,
+        allowSvg: false,
+        plannedShrink: () => planned,
+      });
+      const { info } = await source.still().raw().toBuffer({ resolveWithObject: true });
+      expect(info).toMatchObject({ width: 150, height: 103 });
+    }
+  });
+
   it('the bomb renders every default preset at its size, from the shrunk pixels', async () => {
     const rendered = await renderImage(bomb, defaultOptions);
     expect(rendered.source).toMatchObject({ format: 'bmp', width: 10_000, height: 10_000 });
