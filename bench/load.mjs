@@ -284,13 +284,17 @@ const percentile = (sorted, p) =>
 // The run
 // ---------------------------------------------------------------------------------------------
 
-async function main() {
+/**
+ * One run's set-up and tear-down, the same in both modes: the photos, a fresh data folder, the
+ * service started in it, the global timeout, and the child killed on every way out (the normal
+ * end, an error, the timeout, Ctrl-C). `body` gets the service and returns the exit status.
+ */
+async function run(describe, body) {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm run load does)`);
   const { folder, photos } = flags.photos === '12mp' ? await load12mpPhotos() : loadPhotos();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'thumbnailer-load-'));
   const dataDir = path.join(work, 'data');
   let service;
-  // Every way out kills the child: the normal end, an error, the global timeout, Ctrl-C.
   const killChild = () => service?.child.kill('SIGKILL');
   process.once('exit', killChild);
   for (const signal of ['SIGINT', 'SIGTERM']) {
@@ -306,109 +310,119 @@ async function main() {
     killChild();
     process.exit(1);
   }, TIMEOUT_MS);
-
   try {
-    log(`load: ${N} uploads, ${CONCURRENCY} at a time, cycling ${photos.length} photos from ${folder}`);
+    log(`load: ${describe}, cycling ${photos.length} photos from ${folder}`);
     const loadAtStart = loadAverage();
     service = await startService(dataDir, work);
-    const pid = service.child.pid;
-    let peakKb = 0;
-    const acceptedAt = new Map(); // key -> ms (performance.now()) when its 202 arrived
-    const doneAt = new Map(); // key -> ms when a poll first saw it done
-    const refused = [];
-    const failed = new Map(); // key -> failure code
-    let lastListed = [];
-
-    // Uploads: CONCURRENCY loops taking the next index until N.
-    const started = performance.now();
-    let next = 0;
-    let lastAccepted = started;
-    const uploader = async () => {
-      while (next < N) {
-        const index = next++;
-        const photo = photos[index % photos.length];
-        const name = `load-${String(index).padStart(6, '0')}-${photo.name}`;
-        try {
-          const key = await upload(service.url, name, photo.blob);
-          lastAccepted = performance.now();
-          acceptedAt.set(key, lastAccepted);
-        } catch (error) {
-          refused.push(`${name}: ${error.message}`);
-        }
-      }
-    };
-    let uploading = true;
-    const uploads = Promise.all(Array.from({ length: CONCURRENCY }, uploader)).finally(() => {
-      uploading = false;
-    });
-
-    // Polling, alongside the uploads: every image's first time done, and the peak RSS.
-    let lastProgress = 0;
-    const finished = () => !uploading && doneAt.size + failed.size >= acceptedAt.size;
-    const maxRounds = Math.ceil(TIMEOUT_MS / POLL_MS) + 1;
-    for (let round = 0; round < maxRounds && Date.now() < deadline; round++) {
-      peakKb = Math.max(peakKb, peakRssKb(pid));
-      lastListed = await listAll(service.url);
-      const seen = performance.now();
-      for (const image of lastListed) {
-        if (image.status === 'done' && !doneAt.has(image.key)) doneAt.set(image.key, seen);
-        if (image.status === 'failed') failed.set(image.key, image.failure?.code ?? 'unknown');
-      }
-      if (seen - lastProgress > 5000) {
-        lastProgress = seen;
-        log(
-          `  ${((seen - started) / 1000).toFixed(0)} s: ${acceptedAt.size}/${N} accepted, ` +
-            `${doneAt.size} done, ${failed.size} failed, peak RSS ${(peakKb / 1024).toFixed(0)} MB`,
-        );
-      }
-      if (finished()) break;
-      await sleep(POLL_MS);
-    }
-    await uploads;
-    peakKb = Math.max(peakKb, peakRssKb(pid));
-    const lastDone = Math.max(...doneAt.values(), started);
-
-    // Checks: nothing refused, nothing failed, nothing lost, nothing extra.
-    const problems = [];
-    if (refused.length > 0) problems.push(`${refused.length} uploads refused, e.g. ${refused[0]}`);
-    if (failed.size > 0)
-      problems.push(`${failed.size} images failed: ${[...new Set(failed.values())].join(', ')}`);
-    const notDone = [...acceptedAt.keys()].filter((key) => !doneAt.has(key));
-    if (notDone.length > 0) problems.push(`${notDone.length} accepted images never done, e.g. ${notDone[0]}`);
-    if (lastListed.length !== N) problems.push(`the service lists ${lastListed.length} images, not ${N}`);
-    const listedKeys = new Set(lastListed.map((image) => image.key));
-    const missing = [...acceptedAt.keys()].filter((key) => !listedKeys.has(key));
-    if (missing.length > 0) problems.push(`${missing.length} accepted images not listed, e.g. ${missing[0]}`);
-
-    const latencies = [...doneAt].map(([key, at]) => at - acceptedAt.get(key)).sort((a, b) => a - b);
-    const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`;
-    const lines = [
-      `photos:          ${N} uploads of ${photos.length} photos (${folder})`,
-      `uploads:         ${acceptedAt.size} accepted in ${seconds(lastAccepted - started)} = ${(
-        acceptedAt.size / ((lastAccepted - started) / 1000)
-      ).toFixed(1)} uploads/s (${CONCURRENCY} at a time)`,
-      `processing:      ${doneAt.size} done in ${seconds(lastDone - started)} = ${(
-        doneAt.size / ((lastDone - started) / 1000)
-      ).toFixed(2)} images/s`,
-      `latency:         upload accepted -> done: p50 ${seconds(percentile(latencies, 50) ?? 0)}, p95 ${seconds(
-        percentile(latencies, 95) ?? 0,
-      )}, max ${seconds(latencies.at(-1) ?? 0)}`,
-      `peak RSS:        ${(peakKb / 1024).toFixed(0)} MB (service process, VmHWM)`,
-      `lost:            ${problems.length === 0 ? 'none (every accepted upload done, exactly N listed)' : 'SEE BELOW'}`,
-      `machine:         load average ${loadAtStart} at the start, ${loadAverage()} at the end (${os.availableParallelism()} cores)`,
-    ];
-    const after = await idleAfter(pid);
-    if (after) lines.push(after);
-    process.stdout.write(`${lines.join('\n')}\n`);
-    for (const problem of problems) process.stdout.write(`PROBLEM: ${problem}\n`);
-    if (problems.length > 0) log(service.recent.join('\n'));
-    return problems.length === 0 ? 0 : 1;
+    return await body({ service, photos, folder, loadAtStart, deadline });
   } finally {
     clearTimeout(timeout);
     await stopService(service?.child);
     if (flags.keep) log(`load: data kept in ${dataDir}`);
     else fs.rmSync(work, { recursive: true, force: true });
   }
+}
+
+function main() {
+  return run(
+    `${N} uploads, ${CONCURRENCY} at a time`,
+    async ({ service, photos, folder, loadAtStart, deadline }) => {
+      const pid = service.child.pid;
+      let peakKb = 0;
+      const acceptedAt = new Map(); // key -> ms (performance.now()) when its 202 arrived
+      const doneAt = new Map(); // key -> ms when a poll first saw it done
+      const refused = [];
+      const failed = new Map(); // key -> failure code
+      let lastListed = [];
+
+      // Uploads: CONCURRENCY loops taking the next index until N.
+      const started = performance.now();
+      let next = 0;
+      let lastAccepted = started;
+      const uploader = async () => {
+        while (next < N) {
+          const index = next++;
+          const photo = photos[index % photos.length];
+          const name = `load-${String(index).padStart(6, '0')}-${photo.name}`;
+          try {
+            const key = await upload(service.url, name, photo.blob);
+            lastAccepted = performance.now();
+            acceptedAt.set(key, lastAccepted);
+          } catch (error) {
+            refused.push(`${name}: ${error.message}`);
+          }
+        }
+      };
+      let uploading = true;
+      const uploads = Promise.all(Array.from({ length: CONCURRENCY }, uploader)).finally(() => {
+        uploading = false;
+      });
+
+      // Polling, alongside the uploads: every image's first time done, and the peak RSS.
+      let lastProgress = 0;
+      const finished = () => !uploading && doneAt.size + failed.size >= acceptedAt.size;
+      const maxRounds = Math.ceil(TIMEOUT_MS / POLL_MS) + 1;
+      for (let round = 0; round < maxRounds && Date.now() < deadline; round++) {
+        peakKb = Math.max(peakKb, peakRssKb(pid));
+        lastListed = await listAll(service.url);
+        const seen = performance.now();
+        for (const image of lastListed) {
+          if (image.status === 'done' && !doneAt.has(image.key)) doneAt.set(image.key, seen);
+          if (image.status === 'failed') failed.set(image.key, image.failure?.code ?? 'unknown');
+        }
+        if (seen - lastProgress > 5000) {
+          lastProgress = seen;
+          log(
+            `  ${((seen - started) / 1000).toFixed(0)} s: ${acceptedAt.size}/${N} accepted, ` +
+              `${doneAt.size} done, ${failed.size} failed, peak RSS ${(peakKb / 1024).toFixed(0)} MB`,
+          );
+        }
+        if (finished()) break;
+        await sleep(POLL_MS);
+      }
+      await uploads;
+      peakKb = Math.max(peakKb, peakRssKb(pid));
+      const lastDone = Math.max(...doneAt.values(), started);
+
+      // Checks: nothing refused, nothing failed, nothing lost, nothing extra.
+      const problems = [];
+      if (refused.length > 0) problems.push(`${refused.length} uploads refused, e.g. ${refused[0]}`);
+      if (failed.size > 0)
+        problems.push(`${failed.size} images failed: ${[...new Set(failed.values())].join(', ')}`);
+      const notDone = [...acceptedAt.keys()].filter((key) => !doneAt.has(key));
+      if (notDone.length > 0)
+        problems.push(`${notDone.length} accepted images never done, e.g. ${notDone[0]}`);
+      if (lastListed.length !== N) problems.push(`the service lists ${lastListed.length} images, not ${N}`);
+      const listedKeys = new Set(lastListed.map((image) => image.key));
+      const missing = [...acceptedAt.keys()].filter((key) => !listedKeys.has(key));
+      if (missing.length > 0)
+        problems.push(`${missing.length} accepted images not listed, e.g. ${missing[0]}`);
+
+      const latencies = [...doneAt].map(([key, at]) => at - acceptedAt.get(key)).sort((a, b) => a - b);
+      const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`;
+      const lines = [
+        `photos:          ${N} uploads of ${photos.length} photos (${folder})`,
+        `uploads:         ${acceptedAt.size} accepted in ${seconds(lastAccepted - started)} = ${(
+          acceptedAt.size / ((lastAccepted - started) / 1000)
+        ).toFixed(1)} uploads/s (${CONCURRENCY} at a time)`,
+        `processing:      ${doneAt.size} done in ${seconds(lastDone - started)} = ${(
+          doneAt.size / ((lastDone - started) / 1000)
+        ).toFixed(2)} images/s`,
+        `latency:         upload accepted -> done: p50 ${seconds(percentile(latencies, 50) ?? 0)}, p95 ${seconds(
+          percentile(latencies, 95) ?? 0,
+        )}, max ${seconds(latencies.at(-1) ?? 0)}`,
+        `peak RSS:        ${(peakKb / 1024).toFixed(0)} MB (service process, VmHWM)`,
+        `lost:            ${problems.length === 0 ? 'none (every accepted upload done, exactly N listed)' : 'SEE BELOW'}`,
+        `machine:         load average ${loadAtStart} at the start, ${loadAverage()} at the end (${os.availableParallelism()} cores)`,
+      ];
+      const after = await idleAfter(pid);
+      if (after) lines.push(after);
+      process.stdout.write(`${lines.join('\n')}\n`);
+      for (const problem of problems) process.stdout.write(`PROBLEM: ${problem}\n`);
+      if (problems.length > 0) log(service.recent.join('\n'));
+      return problems.length === 0 ? 0 : 1;
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -451,32 +465,10 @@ function slope(points) {
   return den === 0 ? 0 : num / den;
 }
 
-async function mainSteady() {
-  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm run load does)`);
-  const { folder, photos } = flags.photos === '12mp' ? await load12mpPhotos() : loadPhotos();
+function mainSteady() {
   const total = Math.max(1, Math.round(RATE * DURATION_S));
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'thumbnailer-load-'));
-  let service;
-  const killChild = () => service?.child.kill('SIGKILL');
-  process.once('exit', killChild);
-  for (const signal of ['SIGINT', 'SIGTERM']) {
-    process.once(signal, () => {
-      killChild();
-      process.exit(130);
-    });
-  }
-  const timeout = setTimeout(() => {
-    log(`load: timed out after ${TIMEOUT_MS / 1000} s`);
-    if (service) log(service.recent.join('\n'));
-    killChild();
-    process.exit(1);
-  }, TIMEOUT_MS);
-  try {
-    const loadAtStart = loadAverage();
-    log(
-      `load: steady ${RATE} uploads/s for ${DURATION_S} s (${total} uploads), cycling ${photos.length} photos from ${folder}`,
-    );
-    service = await startService(path.join(work, 'data'), work);
+  const describe = `steady ${RATE} uploads/s for ${DURATION_S} s (${total} uploads)`;
+  return run(describe, async ({ service, photos, folder, loadAtStart }) => {
     const pid = service.child.pid;
     const started = performance.now();
     const rss = []; // [seconds since start, kB]
@@ -571,12 +563,7 @@ async function mainSteady() {
     process.stdout.write(`${lines.join('\n')}\n`);
     for (const problem of problems) process.stdout.write(`PROBLEM: ${problem}\n`);
     return problems.length === 0 ? 0 : 1;
-  } finally {
-    clearTimeout(timeout);
-    await stopService(service?.child);
-    if (flags.keep) log(`load: data kept in ${path.join(work, 'data')}`);
-    else fs.rmSync(work, { recursive: true, force: true });
-  }
+  });
 }
 
 (RATE === null ? main() : mainSteady()).then(
