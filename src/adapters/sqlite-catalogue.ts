@@ -34,26 +34,19 @@ export function sqliteImageCatalogue(database: QueueDatabase): ImageCatalogue {
       }),
     );
 
+  const recordUpload = (image: NewImage, queues: readonly QueueName[] = QUEUES): CatalogedImage =>
+    insert(
+      image,
+      now(),
+      queues.map((queue) => ({ queue, state: 'queued' as const })),
+    );
+
   return {
-    recordUpload(image: NewImage, queues: readonly QueueName[] = QUEUES): CatalogedImage {
-      return insert(
-        image,
-        now(),
-        queues.map((queue) => ({ queue, state: 'queued' as const })),
-      );
-    },
+    recordUpload,
 
     recordUploads(images: readonly NewImage[]): CatalogedImage[] {
       // Nested in one transaction (each insert a savepoint): a later image refused undoes the earlier.
-      return database.transaction(() =>
-        images.map((image) =>
-          insert(
-            image,
-            now(),
-            QUEUES.map((queue) => ({ queue, state: 'queued' as const })),
-          ),
-        ),
-      );
+      return database.transaction(() => images.map((image) => recordUpload(image)));
     },
 
     restore(image: NewImage, options: { uploadedAt: number; done: readonly QueueName[] }): CatalogedImage {
