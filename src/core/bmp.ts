@@ -26,9 +26,11 @@ export interface BmpHeader {
   compression: number;
   /** Where the pixel data starts, from the file's first byte. */
   pixelOffset: number;
+  /** Bytes per stored row of uncompressed data (rows are padded to 4 bytes). */
+  stride: number;
   /** RGB triples, for images of 8 bits per pixel or fewer. */
   palette: Uint8Array;
-  /** Channel masks, for 16 and 32 bits per pixel (alpha 0 when there is none). */
+  /** Channel masks, for 16 and 32 bits per pixel (alpha 0 when there is none); all 0 otherwise. */
   masks: { red: number; green: number; blue: number; alpha: number };
 }
 
@@ -100,15 +102,19 @@ export function readBmpHeader(bytes: Uint8Array): BmpHeader {
       }
     : bitsPerPixel === 16
       ? { red: 0x7c00, green: 0x03e0, blue: 0x001f, alpha: 0 }
-      : // 32-bit without masks: the fourth byte is alpha if any pixel uses it (see hasAlpha)
-        { red: 0xff0000, green: 0xff00, blue: 0xff, alpha: 0xff000000 };
+      : bitsPerPixel === 32
+        ? // 32-bit without masks: the fourth byte is alpha if any pixel uses it (see bmpUsesAlpha)
+          { red: 0xff0000, green: 0xff00, blue: 0xff, alpha: 0xff000000 }
+        : // palettes and 24-bit: no masks, and no alpha
+          { red: 0, green: 0, blue: 0, alpha: 0 };
 
+  const pixelOffset = view.getUint32(10, true);
   const palette = new Uint8Array(bitsPerPixel <= 8 ? 3 << bitsPerPixel : 0);
   if (bitsPerPixel <= 8) {
     const entryBytes = core ? 3 : 4;
     const paletteAt = 14 + headerSize + masksAfterHeader;
     const declared = core ? 0 : view.getUint32(46, true);
-    const room = Math.floor((Math.min(view.getUint32(10, true), bytes.length) - paletteAt) / entryBytes);
+    const room = Math.floor((Math.min(pixelOffset, bytes.length) - paletteAt) / entryBytes);
     const entries = Math.max(0, Math.min(declared || 1 << bitsPerPixel, 1 << bitsPerPixel, room));
     for (let i = 0; i < entries; i++) {
       const at = paletteAt + i * entryBytes; // blue, green, red
@@ -123,7 +129,8 @@ export function readBmpHeader(bytes: Uint8Array): BmpHeader {
     topDown,
     bitsPerPixel,
     compression,
-    pixelOffset: view.getUint32(10, true),
+    pixelOffset,
+    stride: Math.ceil((width * bitsPerPixel) / 32) * 4,
     palette,
     masks,
   };
@@ -135,9 +142,15 @@ export function readBmpHeader(bytes: Uint8Array): BmpHeader {
  */
 export function decodeBmp(bytes: Uint8Array, factor: number): DecodedBmp {
   const header = readBmpHeader(bytes);
+  const { width, height, bitsPerPixel, stride } = header;
+  const rle = header.compression === 1 || header.compression === 2;
+  const needed = header.pixelOffset + stride * (height - 1) + Math.ceil((width * bitsPerPixel) / 8);
+  if (!rle && needed > bytes.length) {
+    throw new Error(`the BMP pixel data is truncated: ${bytes.length} bytes, ${needed} needed`);
+  }
   const hasAlpha = header.masks.alpha !== 0 && bmpUsesAlpha(bytes, header);
-  const rows = startShrinkingRows(header.width, header.height, factor, hasAlpha);
-  if (header.compression === 1 || header.compression === 2) decodeBmpRle(bytes, header, rows);
+  const rows = startShrinkingRows(width, height, factor, hasAlpha);
+  if (rle) decodeBmpRle(bytes, header, rows);
   else decodeBmpUncompressed(bytes, header, hasAlpha, rows);
   finishBand(rows);
   return { width: rows.width, height: rows.height, data: rows.data, hasAlpha };
@@ -150,13 +163,11 @@ export function decodeBmp(bytes: Uint8Array, factor: number): DecodedBmp {
 function bmpUsesAlpha(bytes: Uint8Array, header: BmpHeader): boolean {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const bytesPerPixel = header.bitsPerPixel / 8;
-  const stride = Math.ceil((header.width * header.bitsPerPixel) / 32) * 4;
   const alpha = header.masks.alpha;
   let anyVisible = false;
   let anyTranslucent = false;
   for (let row = 0; row < header.height; row++) {
-    const rowAt = header.pixelOffset + row * stride;
-    if (rowAt + header.width * bytesPerPixel > bytes.length) break; // truncated: the decode says so
+    const rowAt = header.pixelOffset + row * header.stride;
     for (let x = 0; x < header.width; x++) {
       const at = rowAt + x * bytesPerPixel;
       const value = bytesPerPixel === 4 ? view.getUint32(at, true) : view.getUint16(at, true);
@@ -170,13 +181,8 @@ function bmpUsesAlpha(bytes: Uint8Array, header: BmpHeader): boolean {
 }
 
 function decodeBmpUncompressed(bytes: Uint8Array, header: BmpHeader, hasAlpha: boolean, rows: ShrinkingRows) {
-  const { width, height, bitsPerPixel, palette, masks } = header;
+  const { width, height, bitsPerPixel, stride, palette, masks } = header;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const stride = Math.ceil((width * bitsPerPixel) / 32) * 4;
-  const needed = header.pixelOffset + stride * (height - 1) + Math.ceil((width * bitsPerPixel) / 8);
-  if (needed > bytes.length) {
-    throw new Error(`the BMP pixel data is truncated: ${bytes.length} bytes, ${needed} needed`);
-  }
   const red = maskShape(masks.red);
   const green = maskShape(masks.green);
   const blue = maskShape(masks.blue);
