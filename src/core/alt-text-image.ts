@@ -33,15 +33,15 @@ async function prepare(
   bytes: Buffer,
   { limits, allowSvg, signal }: { limits: Limits; allowSvg: boolean; signal: AbortSignal },
 ) {
-  const scaleFor = (width: number, height: number) =>
+  const altTextScale = (width: number, height: number) =>
     Math.min(1, ALT_TEXT_MAX_EDGE / Math.max(width, height));
   const source = await openSource(bytes, {
     limits,
     allowSvg,
     signal,
-    plannedShrink: (width, height) => 1 / scaleFor(width, height),
+    plannedShrink: (width, height) => 1 / altTextScale(width, height),
   });
-  const scale = scaleFor(source.width, source.height);
+  const scale = altTextScale(source.width, source.height);
   const width = Math.max(1, Math.round(source.width * scale));
   const height = Math.max(1, Math.round(source.height * scale));
   const seconds = Math.max(1, Math.ceil(limits.timeoutMs / 1000));

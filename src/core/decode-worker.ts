@@ -8,9 +8,9 @@ import { CorruptImageError, TooManyPixelsError } from './errors.js';
 
 /**
  * The decoders that are synchronous JavaScript or WebAssembly (HEIC: libheif compiled to
- * WebAssembly; BMP: bmp.ts, which shrinks as it decodes) run here, in worker threads, never on the event loop: on the main
- * thread a 3.4 MP HEIC stalled a server for ~0.7 s, and a 1 KB RLE BMP of 10000x10000 for
- * seconds, past any timeout. A worker is the one thing that can stop them: a decode whose
+ * WebAssembly; BMP: bmp.ts, which shrinks as it decodes) run here, in worker threads, never on
+ * the event loop: on the main thread a 3.4 MP HEIC stalled a server for ~0.7 s, and a 1 KB RLE
+ * BMP of 10000x10000 for seconds, past any timeout. A worker is the one thing that can stop them: a decode whose
  * deadline passes terminates its worker.
  *
  * The workers are started lazily, kept while they are used, and ended after IDLE_MS without

@@ -120,7 +120,7 @@ function readUint32BE(bytes: Uint8Array, offset: number): number {
   );
 }
 
-export function readUint32LE(bytes: Uint8Array, offset: number): number {
+function readUint32LE(bytes: Uint8Array, offset: number): number {
   return (
     ((bytes[offset] ?? 0) |
       ((bytes[offset + 1] ?? 0) << 8) |
